@@ -1,0 +1,342 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Config is every setting of medbiz serve. Its mapstructure names are the
+// config keys of INTERFACES.md; defaults live in DefaultConfig only.
+type Config struct {
+	DataDir  string       `mapstructure:"data_dir"`
+	LogLevel string       `mapstructure:"log_level"`
+	MQTT     MQTTConfig   `mapstructure:"mqtt"`
+	HTTP     HTTPConfig   `mapstructure:"http"`
+	NATS     NATSConfig   `mapstructure:"nats"`
+	Influx   InfluxConfig `mapstructure:"influx"`
+	Admin    AdminConfig  `mapstructure:"admin"`
+	Ingest   IngestConfig `mapstructure:"ingest"`
+	Store    StoreConfig  `mapstructure:"store"`
+	Rules    RulesConfig  `mapstructure:"rules"`
+	ECG      ECGConfig    `mapstructure:"ecg"`
+}
+
+// MQTTConfig is the broker's listeners and per-client limits.
+type MQTTConfig struct {
+	TCPAddr string `mapstructure:"tcp_addr"`
+	WSAddr  string `mapstructure:"ws_addr"`
+	TLSAddr string `mapstructure:"tls_addr"`
+	TLSCert string `mapstructure:"tls_cert"`
+	TLSKey  string `mapstructure:"tls_key"`
+	// PublishTimeout bounds how long a QoS 1/2 PUBACK waits for JetStream.
+	PublishTimeout time.Duration `mapstructure:"publish_timeout"`
+	// ClientWritesPending is mochi's per-client outbound queue length.
+	ClientWritesPending int `mapstructure:"client_writes_pending"`
+	// ClientBufferSize is the per-client read and write buffer in bytes.
+	ClientBufferSize int `mapstructure:"client_buffer_size"`
+}
+
+// HTTPConfig is the HTTP API listener.
+type HTTPConfig struct {
+	Addr string `mapstructure:"addr"`
+}
+
+// NATSConfig selects an external NATS or configures the embedded one.
+type NATSConfig struct {
+	URL          string `mapstructure:"url"`
+	EmbeddedAddr string `mapstructure:"embedded_addr"`
+	// SyncInterval is how often JetStream fsyncs its files: a duration, or
+	// "always" to sync every write.
+	SyncInterval string `mapstructure:"sync_interval"`
+	Replicas     int    `mapstructure:"replicas"`
+	// MaxAge bounds how long the streams keep messages.
+	MaxAge time.Duration `mapstructure:"max_age"`
+}
+
+// InfluxConfig selects an external InfluxDB or configures the embedded engine.
+type InfluxConfig struct {
+	URL          string `mapstructure:"url"`
+	EmbeddedAddr string `mapstructure:"embedded_addr"`
+	Token        string `mapstructure:"token"`
+	Org          string `mapstructure:"org"`
+}
+
+// AdminConfig holds the admin bearer token.
+type AdminConfig struct {
+	Token string `mapstructure:"token"`
+}
+
+// IngestConfig bounds what a device may send.
+type IngestConfig struct {
+	MaxPayloadBytes int           `mapstructure:"max_payload_bytes"`
+	MaxFuture       time.Duration `mapstructure:"max_future"`
+	MaxPast         time.Duration `mapstructure:"max_past"`
+}
+
+// StoreConfig tunes the batches written to InfluxDB.
+type StoreConfig struct {
+	BatchSize     int           `mapstructure:"batch_size"`
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	StoreECG      bool          `mapstructure:"store_ecg"`
+}
+
+// RulesConfig is the rule engine's packs and timers.
+type RulesConfig struct {
+	Dir           string        `mapstructure:"dir"`
+	Deadman       time.Duration `mapstructure:"deadman"`
+	EscalateAfter time.Duration `mapstructure:"escalate_after"`
+}
+
+// ECGConfig switches the ECG processor.
+type ECGConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// DefaultConfig returns the defaults of every key; configs/medbiz.yaml
+// repeats them with comments and a test keeps the two equal.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:  "./data",
+		LogLevel: "info",
+		MQTT: MQTTConfig{
+			TCPAddr:             ":1883",
+			WSAddr:              ":8083",
+			PublishTimeout:      5 * time.Second,
+			ClientWritesPending: 1024,
+			ClientBufferSize:    2048,
+		},
+		HTTP: HTTPConfig{Addr: ":8080"},
+		NATS: NATSConfig{
+			EmbeddedAddr: "127.0.0.1:4222",
+			SyncInterval: "2m",
+			Replicas:     1,
+			MaxAge:       7 * 24 * time.Hour,
+		},
+		Influx: InfluxConfig{EmbeddedAddr: "127.0.0.1:8086", Org: "medbiz"},
+		Ingest: IngestConfig{
+			MaxPayloadBytes: 256 << 10,
+			MaxFuture:       5 * time.Minute,
+			MaxPast:         7 * 24 * time.Hour,
+		},
+		Store: StoreConfig{BatchSize: 5000, FlushInterval: time.Second, StoreECG: true},
+		Rules: RulesConfig{Dir: "configs/rules", Deadman: 30 * time.Minute, EscalateAfter: 5 * time.Minute},
+		ECG:   ECGConfig{Enabled: true},
+	}
+}
+
+// envPrefix is the prefix of environment overrides: MEDBIZ_HTTP_ADDR sets http.addr.
+const envPrefix = "MEDBIZ"
+
+// envNotConfig lists MEDBIZ_ variables that are not config keys but are
+// read elsewhere (CLI clients, tests), so they are not reported as unknown.
+var envNotConfig = map[string]bool{
+	"MEDBIZ_CONFIG": true, "MEDBIZ_URL": true, "MEDBIZ_MITDB": true,
+}
+
+// LoadConfig reads the file at path (none: defaults only), applies MEDBIZ_*
+// environment overrides, decodes strictly and validates. Every error names
+// the key it is about.
+func LoadConfig(path string, environ []string) (Config, error) {
+	v := viper.New()
+	def := DefaultConfig()
+	keys := configKeys(reflect.TypeOf(def), "")
+	defMap := map[string]any{}
+	if err := mapstructure.Decode(def, &defMap); err != nil {
+		return Config{}, fmt.Errorf("config defaults: %w", err)
+	}
+	for _, k := range keys {
+		v.SetDefault(k, lookup(defMap, k))
+	}
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if err := unknownEnv(environ, keys); err != nil {
+		return Config{}, err
+	}
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read config %s: %w", path, err)
+		}
+	}
+	var cfg Config
+	err := v.UnmarshalExact(&cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		)
+	})
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", describe(path), err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", describe(path), err)
+	}
+	return cfg, nil
+}
+
+func describe(path string) string {
+	if path == "" {
+		return "(defaults and environment)"
+	}
+	return path
+}
+
+// configKeys lists the dotted key of every leaf field of a config struct.
+func configKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("mapstructure")
+		if f.Type.Kind() == reflect.Struct {
+			keys = append(keys, configKeys(f.Type, name+".")...)
+			continue
+		}
+		keys = append(keys, name)
+	}
+	return keys
+}
+
+func lookup(m map[string]any, key string) any {
+	parts := strings.Split(key, ".")
+	var cur any = m
+	for _, p := range parts {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+// unknownEnv reports MEDBIZ_ variables that match no config key, so a typo
+// in a deployment fails loudly instead of being ignored.
+func unknownEnv(environ []string, keys []string) error {
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[envPrefix+"_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
+	}
+	var bad []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix+"_") && !known[name] && !envNotConfig[name] {
+			bad = append(bad, name)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("unknown environment variable %s: no such config key", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// Validate checks values that decode but make no sense; each error names its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	addr := func(key, v string, optional bool) {
+		if v == "" {
+			if !optional {
+				bad(key, "must not be empty")
+			}
+			return
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			bad(key, "%q is not host:port", v)
+		}
+	}
+	addr("mqtt.tcp_addr", c.MQTT.TCPAddr, false)
+	addr("mqtt.ws_addr", c.MQTT.WSAddr, true)
+	addr("mqtt.tls_addr", c.MQTT.TLSAddr, true)
+	if c.MQTT.TLSAddr != "" && (c.MQTT.TLSCert == "" || c.MQTT.TLSKey == "") {
+		bad("mqtt.tls_cert", "mqtt.tls_addr is set, so mqtt.tls_cert and mqtt.tls_key are required")
+	}
+	for key, f := range map[string]string{"mqtt.tls_cert": c.MQTT.TLSCert, "mqtt.tls_key": c.MQTT.TLSKey} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				bad(key, "%v", err)
+			}
+		}
+	}
+	if c.MQTT.PublishTimeout <= 0 {
+		bad("mqtt.publish_timeout", "must be positive")
+	}
+	if c.MQTT.ClientWritesPending < 16 {
+		bad("mqtt.client_writes_pending", "must be at least 16")
+	}
+	if c.MQTT.ClientBufferSize < 512 {
+		bad("mqtt.client_buffer_size", "must be at least 512")
+	}
+	addr("http.addr", c.HTTP.Addr, false)
+	if c.NATS.URL == "" {
+		addr("nats.embedded_addr", c.NATS.EmbeddedAddr, false)
+	}
+	if _, err := c.NATS.Sync(); err != nil {
+		bad("nats.sync_interval", "%v", err)
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		bad("nats.replicas", "must be 1 to 5")
+	}
+	if c.NATS.MaxAge < time.Minute {
+		bad("nats.max_age", "must be at least 1m")
+	}
+	if c.Influx.URL == "" {
+		addr("influx.embedded_addr", c.Influx.EmbeddedAddr, false)
+	} else if !strings.HasPrefix(c.Influx.URL, "http://") && !strings.HasPrefix(c.Influx.URL, "https://") {
+		bad("influx.url", "%q must start with http:// or https://", c.Influx.URL)
+	}
+	if c.Ingest.MaxPayloadBytes < 1024 {
+		bad("ingest.max_payload_bytes", "must be at least 1024")
+	}
+	if c.Ingest.MaxFuture <= 0 || c.Ingest.MaxPast <= 0 {
+		bad("ingest.max_future", "ingest.max_future and ingest.max_past must be positive")
+	}
+	if c.Store.BatchSize < 1 {
+		bad("store.batch_size", "must be at least 1")
+	}
+	if c.Store.FlushInterval <= 0 {
+		bad("store.flush_interval", "must be positive")
+	}
+	if c.Rules.Dir == "" {
+		bad("rules.dir", "must not be empty")
+	}
+	if c.Rules.Deadman <= 0 {
+		bad("rules.deadman", "must be positive")
+	}
+	if c.Rules.EscalateAfter <= 0 {
+		bad("rules.escalate_after", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// Sync parses nats.sync_interval: always (0, true) or a positive duration.
+func (n NATSConfig) Sync() (time.Duration, error) {
+	if n.SyncInterval == "always" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(n.SyncInterval)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is neither \"always\" nor a positive duration", n.SyncInterval)
+	}
+	return d, nil
+}
