@@ -17,17 +17,18 @@ import (
 // Config is every setting of medbiz serve. Its mapstructure names are the
 // config keys of INTERFACES.md; defaults live in DefaultConfig only.
 type Config struct {
-	DataDir  string       `mapstructure:"data_dir"`
-	LogLevel string       `mapstructure:"log_level"`
-	MQTT     MQTTConfig   `mapstructure:"mqtt"`
-	HTTP     HTTPConfig   `mapstructure:"http"`
-	NATS     NATSConfig   `mapstructure:"nats"`
-	Influx   InfluxConfig `mapstructure:"influx"`
-	Admin    AdminConfig  `mapstructure:"admin"`
-	Ingest   IngestConfig `mapstructure:"ingest"`
-	Store    StoreConfig  `mapstructure:"store"`
-	Rules    RulesConfig  `mapstructure:"rules"`
-	ECG      ECGConfig    `mapstructure:"ecg"`
+	DataDir  string         `mapstructure:"data_dir"`
+	LogLevel string         `mapstructure:"log_level"`
+	MQTT     MQTTConfig     `mapstructure:"mqtt"`
+	HTTP     HTTPConfig     `mapstructure:"http"`
+	NATS     NATSConfig     `mapstructure:"nats"`
+	Influx   InfluxConfig   `mapstructure:"influx"`
+	Admin    AdminConfig    `mapstructure:"admin"`
+	Ingest   IngestConfig   `mapstructure:"ingest"`
+	Store    StoreConfig    `mapstructure:"store"`
+	Registry RegistryConfig `mapstructure:"registry"`
+	Rules    RulesConfig    `mapstructure:"rules"`
+	ECG      ECGConfig      `mapstructure:"ecg"`
 }
 
 // MQTTConfig is the broker's listeners and per-client limits.
@@ -89,6 +90,15 @@ type StoreConfig struct {
 	StoreECG      bool          `mapstructure:"store_ecg"`
 }
 
+// RegistryConfig tunes credential checks.
+type RegistryConfig struct {
+	// BcryptCost is the work factor of device and caregiver password hashes.
+	BcryptCost int `mapstructure:"bcrypt_cost"`
+	// AuthCacheTTL is how long a successful password check is remembered,
+	// so a reconnect storm costs one hash per device.
+	AuthCacheTTL time.Duration `mapstructure:"auth_cache_ttl"`
+}
+
 // RulesConfig is the rule engine's packs and timers.
 type RulesConfig struct {
 	Dir           string        `mapstructure:"dir"`
@@ -127,9 +137,10 @@ func DefaultConfig() Config {
 			MaxFuture:       5 * time.Minute,
 			MaxPast:         7 * 24 * time.Hour,
 		},
-		Store: StoreConfig{BatchSize: 5000, FlushInterval: time.Second, StoreECG: true},
-		Rules: RulesConfig{Dir: "configs/rules", Deadman: 30 * time.Minute, EscalateAfter: 5 * time.Minute},
-		ECG:   ECGConfig{Enabled: true},
+		Store:    StoreConfig{BatchSize: 5000, FlushInterval: time.Second, StoreECG: true},
+		Registry: RegistryConfig{BcryptCost: 10, AuthCacheTTL: 2 * time.Minute},
+		Rules:    RulesConfig{Dir: "configs/rules", Deadman: 30 * time.Minute, EscalateAfter: 5 * time.Minute},
+		ECG:      ECGConfig{Enabled: true},
 	}
 }
 
@@ -316,6 +327,12 @@ func (c Config) Validate() error {
 	}
 	if c.Store.FlushInterval <= 0 {
 		bad("store.flush_interval", "must be positive")
+	}
+	if c.Registry.BcryptCost < 4 || c.Registry.BcryptCost > 31 {
+		bad("registry.bcrypt_cost", "must be 4 to 31")
+	}
+	if c.Registry.AuthCacheTTL < 0 {
+		bad("registry.auth_cache_ttl", "must not be negative")
 	}
 	if c.Rules.Dir == "" {
 		bad("rules.dir", "must not be empty")

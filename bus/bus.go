@@ -49,7 +49,8 @@ type StreamOptions struct {
 	MaxAge   time.Duration
 }
 
-// EnsureStreams creates or updates the streams medbiz needs.
+// EnsureStreams creates or updates the streams and the active-alerts
+// bucket medbiz needs.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if o.Replicas < 1 {
 		o.Replicas = 1
@@ -74,6 +75,16 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("create stream %s: %w", sc.Name, err)
 		}
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      ActiveAlertsBucket,
+		Description: "alerts that are not resolved",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create key-value bucket %s: %w", ActiveAlertsBucket, err)
 	}
 	return nil
 }

@@ -1,0 +1,347 @@
+// Package app assembles medbiz serve: it starts the embedded NATS server
+// and InfluxDB engine unless external ones are configured, then the
+// registry, the stream processors, the MQTT broker and the HTTP API, and
+// stops them in reverse order.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/medbiz/medbiz/api"
+	"github.com/medbiz/medbiz/broker"
+	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/registry"
+	"github.com/medbiz/medbiz/storage"
+	"github.com/medbiz/medbiz/telemetry"
+)
+
+// App is one medbiz process.
+type App struct {
+	cfg Config
+	log *slog.Logger
+
+	// Metrics is the Prometheus registry served on /metrics.
+	Metrics *prometheus.Registry
+
+	embedded *bus.Embedded
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	engine   *storage.Engine
+	store    *storage.Client
+	reg      *registry.Registry
+	broker   *broker.Broker
+	httpSrv  *http.Server
+	httpAddr string
+	admin    string
+
+	// stops run in reverse order of start.
+	stops    []namedStop
+	ready    atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+type namedStop struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// New returns an app for cfg; Start runs it.
+func New(cfg Config, logger *slog.Logger) *App {
+	return &App{cfg: cfg, log: logger, Metrics: prometheus.NewRegistry()}
+}
+
+func (a *App) onStop(name string, fn func(context.Context) error) {
+	a.stops = append(a.stops, namedStop{name, fn})
+}
+
+// Start brings every component up in dependency order. On error, what was
+// started is stopped again.
+func (a *App) Start(ctx context.Context) (err error) {
+	began := time.Now()
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = errors.Join(err, a.Stop(stopCtx))
+		}
+	}()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	if err := a.startNATS(ctx); err != nil {
+		return err
+	}
+	if err := a.startInflux(ctx); err != nil {
+		return err
+	}
+	reg, err := registry.Open(ctx, a.js, registry.Options{
+		Replicas: a.cfg.NATS.Replicas, Logger: a.log,
+		BcryptCost: a.cfg.Registry.BcryptCost, AuthCacheTTL: cacheTTL(a.cfg.Registry.AuthCacheTTL),
+	})
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	a.reg = reg
+	a.onStop("registry", func(context.Context) error { reg.Close(); return nil })
+	if err := a.startProcessors(ctx); err != nil {
+		return err
+	}
+	if err := a.startBroker(ctx); err != nil {
+		return err
+	}
+	if err := a.startHTTP(); err != nil {
+		return err
+	}
+	a.ready.Store(true)
+	a.log.Info("medbiz ready", "mqtt", a.MQTTAddr(), "http", a.httpAddr, "startup", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+func (a *App) startNATS(ctx context.Context) error {
+	url := a.cfg.NATS.URL
+	if url == "" {
+		sync, _ := a.cfg.NATS.Sync()
+		e, err := bus.StartEmbedded(bus.EmbeddedConfig{
+			Dir: filepath.Join(a.cfg.DataDir, "nats"), Addr: a.cfg.NATS.EmbeddedAddr,
+			SyncInterval: sync, SyncAlways: sync == 0, Logger: a.log.With("component", "nats"),
+		})
+		if err != nil {
+			return err
+		}
+		a.embedded = e
+		a.onStop("nats server", func(context.Context) error { e.Shutdown(); return nil })
+	}
+	connectCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, js, err := bus.Connect(connectCtx, url, a.embedded, a.log.With("component", "nats"))
+	if err != nil {
+		return err
+	}
+	a.nc, a.js = nc, js
+	a.onStop("nats connection", func(context.Context) error { return nc.Drain() })
+	return bus.EnsureStreams(ctx, js, bus.StreamOptions{Replicas: a.cfg.NATS.Replicas, MaxAge: a.cfg.NATS.MaxAge})
+}
+
+func (a *App) startInflux(ctx context.Context) error {
+	url := a.cfg.Influx.URL
+	if url == "" {
+		e, err := storage.StartEngine(ctx, storage.EngineConfig{
+			Dir: filepath.Join(a.cfg.DataDir, "influx"), Addr: a.cfg.Influx.EmbeddedAddr,
+			Logger: a.log,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded influxdb: %w", err)
+		}
+		a.engine = e
+		url = e.URL()
+		a.onStop("influxdb engine", func(context.Context) error { return e.Close() })
+	}
+	// An external InfluxDB may come up after medbiz: wait for it.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := storage.NewClient(ctx, storage.ClientConfig{
+			URL: url, Token: a.cfg.Influx.Token, Org: a.cfg.Influx.Org, Logger: a.log,
+		})
+		if err == nil {
+			a.store = c
+			a.onStop("influxdb client", func(context.Context) error { c.Close(); return nil })
+			return nil
+		}
+		if !storage.IsRetryable(err) || time.Now().After(deadline) {
+			return fmt.Errorf("influxdb %s: %w", url, err)
+		}
+		a.log.Warn("influxdb not reachable yet", "url", url, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (a *App) startBroker(ctx context.Context) error {
+	b, err := broker.New(broker.Config{
+		TCPAddr: a.cfg.MQTT.TCPAddr, WSAddr: a.cfg.MQTT.WSAddr,
+		TLSAddr: a.cfg.MQTT.TLSAddr, TLSCert: a.cfg.MQTT.TLSCert, TLSKey: a.cfg.MQTT.TLSKey,
+		PublishTimeout:      a.cfg.MQTT.PublishTimeout,
+		ClientWritesPending: a.cfg.MQTT.ClientWritesPending,
+		ClientBufferSize:    a.cfg.MQTT.ClientBufferSize,
+		Decode: telemetry.DecodeOptions{
+			MaxBytes: a.cfg.Ingest.MaxPayloadBytes, MaxFuture: a.cfg.Ingest.MaxFuture, MaxPast: a.cfg.Ingest.MaxPast,
+		},
+	}, broker.Deps{
+		Registry: a.reg, NATS: a.nc, JS: a.js, Metrics: broker.NewMetrics(a.Metrics), Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	a.broker = b
+	a.onStop("mqtt broker", b.Stop)
+	return nil
+}
+
+func (a *App) startHTTP() error {
+	token, err := a.adminToken()
+	if err != nil {
+		return err
+	}
+	a.admin = token
+	handler := api.New(api.Deps{
+		Registry: a.reg, Store: a.store, JS: a.js, AdminToken: token,
+		Ready: a.Ready, Gatherer: a.Metrics, Logger: a.log,
+	})
+	l, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: %w", err)
+	}
+	a.httpAddr = l.Addr().String()
+	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := a.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", "error", err)
+		}
+	}()
+	a.onStop("http", func(ctx context.Context) error {
+		err := a.httpSrv.Shutdown(ctx)
+		<-served
+		return err
+	})
+	return nil
+}
+
+// cacheTTL maps the config's 0 (no cache) to the registry's negative.
+func cacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// adminToken is admin.token, or the one kept in data_dir (made on first start).
+func (a *App) adminToken() (string, error) {
+	if a.cfg.Admin.Token != "" {
+		return a.cfg.Admin.Token, nil
+	}
+	path := a.AdminTokenPath()
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			a.log.Info("admin token loaded", "path", path)
+			return t, nil
+		}
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store admin token: %w", err)
+	}
+	a.log.Info("admin token generated", "path", path)
+	return t, nil
+}
+
+// AdminTokenPath is where a generated admin token is kept.
+func (a *App) AdminTokenPath() string { return filepath.Join(a.cfg.DataDir, "admin.token") }
+
+// Ready reports nil when MQTT, NATS, storage and the API accept work.
+func (a *App) Ready(ctx context.Context) error {
+	if !a.ready.Load() {
+		return errors.New("starting")
+	}
+	if a.nc == nil || a.nc.Status() != nats.CONNECTED {
+		return errors.New("nats not connected")
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("influxdb: %w", err)
+	}
+	return nil
+}
+
+// Stop stops every component in reverse start order, each bounded by ctx,
+// and joins their errors. It is idempotent.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		a.ready.Store(false)
+		var errs []error
+		for i := len(a.stops) - 1; i >= 0; i-- {
+			s := a.stops[i]
+			if err := s.fn(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", s.name, err))
+			}
+		}
+		a.stopErr = errors.Join(errs...)
+	})
+	return a.stopErr
+}
+
+// Run starts the app, waits for ctx to end, and stops it within 30 s.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.log.Info("stopping")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return a.Stop(stopCtx)
+}
+
+// MQTTAddr is the MQTT TCP address.
+func (a *App) MQTTAddr() string {
+	if a.broker == nil {
+		return ""
+	}
+	return a.broker.Addr("tcp")
+}
+
+// WSAddr is the MQTT WebSocket address, empty when disabled.
+func (a *App) WSAddr() string {
+	if a.broker == nil {
+		return ""
+	}
+	return a.broker.Addr("ws")
+}
+
+// HTTPAddr is the HTTP API address.
+func (a *App) HTTPAddr() string { return a.httpAddr }
+
+// AdminToken is the admin bearer token in force.
+func (a *App) AdminToken() string { return a.admin }
+
+// Registry is the app's registry, for tests and benchmarks.
+func (a *App) Registry() *registry.Registry { return a.reg }
+
+// Storage is the app's InfluxDB client, for tests and benchmarks.
+func (a *App) Storage() *storage.Client { return a.store }
+
+// JetStream is the app's JetStream context, for tests and benchmarks.
+func (a *App) JetStream() jetstream.JetStream { return a.js }
+
+// Broker is the app's MQTT broker, for tests and benchmarks.
+func (a *App) Broker() *broker.Broker { return a.broker }

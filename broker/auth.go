@@ -1,0 +1,101 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/medbiz/medbiz/registry"
+)
+
+// authHook admits only provisioned devices and caregivers and confines each
+// to its own topics. It is the only hook that answers OnACLCheck, since
+// mochi allows an action when any hook allows it.
+type authHook struct {
+	mqtt.HookBase
+	srv     *mqtt.Server
+	reg     *registry.Registry
+	timeout time.Duration
+	log     *slog.Logger
+
+	// principals maps a connected username to who it is, filled at
+	// CONNECT so ACL checks never touch the registry's credentials.
+	principals sync.Map // string -> registry.Principal
+}
+
+func (h *authHook) ID() string { return "medbiz-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+}
+
+// OnConnectAuthenticate checks the credentials. It also refuses a client id
+// that another user holds, so one device cannot take over another's session.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(pk.Connect.Username)
+	if user == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	p, err := h.reg.Authenticate(ctx, user, string(pk.Connect.Password))
+	if err != nil {
+		h.log.Info("connection refused", "username", user, "remote", cl.Net.Remote, "error", err)
+		return false
+	}
+	if old, ok := h.srv.Clients.Get(cl.ID); ok && string(old.Properties.Username) != user {
+		h.log.Warn("client id held by another user refused", "client", cl.ID, "username", user)
+		return false
+	}
+	h.principals.Store(user, p)
+	return true
+}
+
+// principal returns who a connected client is.
+func (h *authHook) principal(cl *mqtt.Client) (registry.Principal, bool) {
+	v, ok := h.principals.Load(string(cl.Properties.Username))
+	if !ok {
+		return registry.Principal{}, false
+	}
+	return v.(registry.Principal), true
+}
+
+// OnACLCheck allows a device its own telemetry and status (publish) and
+// errors (subscribe); a caregiver its patients' alerts (subscribe, also as
+// farms/{farm}/alerts/+, which mochi checks again per delivered topic) and
+// acknowledgements of them (publish).
+func (h *authHook) OnACLCheck(cl *mqtt.Client, name string, write bool) bool {
+	p, ok := h.principal(cl)
+	if !ok {
+		return false
+	}
+	t := parseTopic(name)
+	if t.farm != p.Farm || hasWildcard(t.farm) {
+		return false
+	}
+	switch p.Kind {
+	case registry.KindDevice:
+		if t.device != p.ID {
+			return false
+		}
+		if write {
+			return t.kind == topicTelemetry || t.kind == topicStatus
+		}
+		return t.kind == topicErrors
+	case registry.KindCaregiver:
+		if write {
+			return t.kind == topicAck && slices.Contains(p.Patients, t.patient)
+		}
+		if t.kind != topicAlerts {
+			return false
+		}
+		return t.patient == "+" || slices.Contains(p.Patients, t.patient)
+	}
+	return false
+}

@@ -1,0 +1,176 @@
+// Package broker owns the MQTT side of medbiz: the mochi server, its
+// listeners (TCP, TLS, WebSocket) and its hooks — auth and ACL, ingest of
+// telemetry into JetStream, device status, and alert delivery to
+// caregivers. It imports no storage package: what devices send reaches
+// InfluxDB only through the stream.
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/medbiz/medbiz/registry"
+	"github.com/medbiz/medbiz/telemetry"
+)
+
+// Config is the broker's part of the medbiz config.
+type Config struct {
+	TCPAddr, WSAddr, TLSAddr, TLSCert, TLSKey string
+	// PublishTimeout bounds the wait for JetStream before a PUBACK.
+	PublishTimeout time.Duration
+	// ClientWritesPending and ClientBufferSize size each client's queues.
+	ClientWritesPending int
+	ClientBufferSize    int
+	Decode              telemetry.DecodeOptions
+}
+
+// Deps are the components the broker talks to.
+type Deps struct {
+	Registry *registry.Registry
+	NATS     *nats.Conn
+	JS       jetstream.JetStream
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	// Now is the clock for receive times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Broker is the running MQTT server with medbiz's hooks.
+type Broker struct {
+	cfg    Config
+	srv    *mqtt.Server
+	alerts *alertHook
+	log    *slog.Logger
+	addrs  map[string]string
+}
+
+// New builds the server, its hooks and listeners; Start serves.
+func New(cfg Config, d Deps) (*Broker, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	log := d.Logger.With("component", "broker")
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumClientWritesPending = int32(cfg.ClientWritesPending)
+	caps.MaximumPacketSize = uint32(cfg.Decode.MaxBytes + 1024)
+	srv := mqtt.New(&mqtt.Options{
+		InlineClient:             true,
+		Capabilities:             caps,
+		ClientNetWriteBufferSize: cfg.ClientBufferSize,
+		ClientNetReadBufferSize:  cfg.ClientBufferSize,
+		Logger:                   d.Logger.With("component", "mochi"),
+	})
+	b := &Broker{cfg: cfg, srv: srv, log: log, addrs: map[string]string{}}
+
+	auth := &authHook{srv: srv, reg: d.Registry, timeout: cfg.PublishTimeout, log: log}
+	ingest := &ingestHook{
+		srv: srv, auth: auth, reg: d.Registry, nc: d.NATS, js: d.JS, decode: cfg.Decode,
+		timeout: cfg.PublishTimeout, metrics: d.Metrics, log: log, now: d.Now,
+	}
+	status := &statusHook{srv: srv, auth: auth, reg: d.Registry, js: d.JS, timeout: cfg.PublishTimeout, log: log, now: d.Now}
+	b.alerts = &alertHook{srv: srv, auth: auth, js: d.JS, metrics: d.Metrics, log: log}
+	for _, h := range []mqtt.Hook{auth, ingest, status, b.alerts} {
+		if err := srv.AddHook(h, nil); err != nil {
+			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
+		}
+	}
+	return b, nil
+}
+
+// Start loads the active alerts, opens the listeners and serves.
+func (b *Broker) Start(ctx context.Context) error {
+	if err := b.alerts.start(ctx); err != nil {
+		return err
+	}
+	add := func(id string, l listeners.Listener) error {
+		if err := b.srv.AddListener(l); err != nil {
+			return fmt.Errorf("mqtt %s listener: %w", id, err)
+		}
+		b.addrs[id] = l.Address()
+		return nil
+	}
+	tcp, err := listenAddr(b.cfg.TCPAddr)
+	if err != nil {
+		return err
+	}
+	if err := add("tcp", listeners.NewTCP(listeners.Config{ID: "tcp", Address: tcp})); err != nil {
+		return err
+	}
+	if b.cfg.TLSAddr != "" {
+		cert, err := tls.LoadX509KeyPair(b.cfg.TLSCert, b.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("mqtt.tls_cert/mqtt.tls_key: %w", err)
+		}
+		addr, err := listenAddr(b.cfg.TLSAddr)
+		if err != nil {
+			return err
+		}
+		l := listeners.NewTCP(listeners.Config{ID: "tls", Address: addr,
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+		if err := add("tls", l); err != nil {
+			return err
+		}
+	}
+	if b.cfg.WSAddr != "" {
+		addr, err := listenAddr(b.cfg.WSAddr)
+		if err != nil {
+			return err
+		}
+		if err := add("ws", listeners.NewWebsocket(listeners.Config{ID: "ws", Address: addr})); err != nil {
+			return err
+		}
+	}
+	if err := b.srv.Serve(); err != nil {
+		return fmt.Errorf("mqtt serve: %w", err)
+	}
+	b.log.Info("mqtt listening", "addrs", b.addrs)
+	return nil
+}
+
+// listenAddr resolves port 0 to a free port now, because mochi's
+// listeners report the configured address, not the bound one.
+func listenAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("mqtt address %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// Addr is the address a listener ("tcp", "ws", "tls") serves on.
+func (b *Broker) Addr(id string) string { return b.addrs[id] }
+
+// Server is the mochi server, for tests and benchmarks.
+func (b *Broker) Server() *mqtt.Server { return b.srv }
+
+// Stop closes the listeners and every client, then stops alert delivery.
+func (b *Broker) Stop(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- b.srv.Close() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("mqtt close: %w", ctx.Err())
+	}
+	b.alerts.stop()
+	return errors.Join(err)
+}
