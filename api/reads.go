@@ -294,4 +294,3 @@ func (a *API) ack(ctx context.Context, in *ackInput) (*ackOutput, error) {
 	}
 	return nil, huma.Error404NotFound("no active alert " + in.ID + " in farm " + in.Farm)
 }
-

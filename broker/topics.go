@@ -69,9 +69,15 @@ func parseTopic(t string) topic {
 func hasWildcard(s string) bool { return strings.ContainsAny(s, "+#") }
 
 // Topic names of INTERFACES.md.
-func telemetryTopic(farm, device string) string { return "farms/" + farm + "/devices/" + device + "/telemetry" }
-func statusTopic(farm, device string) string    { return "farms/" + farm + "/devices/" + device + "/status" }
-func errorsTopic(farm, device string) string    { return "farms/" + farm + "/devices/" + device + "/errors" }
+func telemetryTopic(farm, device string) string {
+	return "farms/" + farm + "/devices/" + device + "/telemetry"
+}
+func statusTopic(farm, device string) string {
+	return "farms/" + farm + "/devices/" + device + "/status"
+}
+func errorsTopic(farm, device string) string {
+	return "farms/" + farm + "/devices/" + device + "/errors"
+}
 
 // AlertTopic is where caregivers receive a patient's alerts.
 func AlertTopic(farm, patient string) string { return "farms/" + farm + "/alerts/" + patient }

@@ -35,6 +35,9 @@ type ECGFrame struct {
 	FS float64 `json:"fs"`
 	// Samples are in mV.
 	Samples []float32 `json:"x"`
+	// Skewed is true when the device's timestamp was outside the clock-skew
+	// window and the receive time was used as Start instead.
+	Skewed bool `json:"skew,omitempty"`
 }
 
 // Batch is what one accepted MQTT message becomes on the telemetry stream:

@@ -84,8 +84,8 @@ func Stop(t testing.TB, a *app.App) {
 
 // HTTP calls the API of an app.
 type HTTP struct {
-	T     testing.TB
-	Base  string
+	T      testing.TB
+	Base   string
 	Bearer string
 }
 
