@@ -62,7 +62,10 @@ func New(cfg Config, d Deps) (*Broker, error) {
 	log := d.Logger.With("component", "broker")
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = int32(cfg.ClientWritesPending)
-	caps.MaximumPacketSize = uint32(cfg.Decode.MaxBytes + 1024)
+	// Payloads up to four times the limit are read and rejected with an
+	// explanation, the device staying connected; a larger packet is a
+	// protocol error that closes the connection before it fills memory.
+	caps.MaximumPacketSize = uint32(4 * max(cfg.Decode.MaxBytes, 64<<10))
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient:             true,
 		Capabilities:             caps,
