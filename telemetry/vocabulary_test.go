@@ -31,7 +31,7 @@ func TestVocabularyMatchesInterfaces(t *testing.T) {
 			t.Errorf("%q does not list its canonical unit among %v", name, spec.Units)
 		}
 	}
-	for _, name := range []string{ECGRR, ECGIrregularity, ECGSQI} {
+	for _, name := range []string{ECGRR, ECGIrregularity, ECGSQI, ECGSinceBeat} {
 		spec, ok := Lookup(name)
 		if !ok || !spec.Derived {
 			t.Errorf("derived metric %q: %+v %v", name, spec, ok)
@@ -43,7 +43,7 @@ func TestVocabularyMatchesInterfaces(t *testing.T) {
 	if _, ok := Lookup("pulse"); ok {
 		t.Error("Lookup(pulse) found something")
 	}
-	if got := len(Metrics()); got != len(want)+3 {
+	if got := len(Metrics()); got != len(want)+4 {
 		t.Errorf("Metrics() has %d entries, want %d", got, len(want)+3)
 	}
 	ev, _ := Lookup(Event)
