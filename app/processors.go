@@ -6,6 +6,7 @@ import (
 
 	"github.com/medbiz/medbiz/bus"
 	"github.com/medbiz/medbiz/processors"
+	"github.com/medbiz/medbiz/processors/ecg"
 	"github.com/medbiz/medbiz/processors/store"
 )
 
@@ -20,7 +21,16 @@ func (a *App) startProcessors(ctx context.Context) error {
 	if sc.MaxAckPending < sc.BatchSize*2 {
 		sc.MaxAckPending = sc.BatchSize * 2
 	}
-	return a.startProcessor(ctx, "store", store.New(sc, a.js, a.store, a.Metrics, a.log))
+	if err := a.startProcessor(ctx, "store", store.New(sc, a.js, a.store, a.Metrics, a.log)); err != nil {
+		return err
+	}
+	if a.cfg.ECG.Enabled {
+		p := ecg.NewProcessor(ecg.StreamConfig{PublishTimeout: a.cfg.MQTT.PublishTimeout}, a.js, a.Metrics, a.log)
+		if err := a.startProcessor(ctx, "ecg", p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *App) startProcessor(ctx context.Context, name string, p processors.Processor) error {

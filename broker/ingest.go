@@ -93,6 +93,9 @@ func (h *ingestHook) telemetry(cl *mqtt.Client, pk packets.Packet, t topic) erro
 		return h.reject(cl, pk, t, &telemetry.Error{Reason: "malformed", Detail: err.Error()})
 	}
 	subject := bus.TelemetrySubject(t.farm, dev.Patient, t.device)
+	if len(dec.ECG) > 0 {
+		subject = bus.ECGSubject(t.farm, dev.Patient, t.device)
+	}
 	if pk.FixedHeader.Qos == 0 {
 		// At most once: no ack to wait for, and none to give.
 		if err := h.nc.Publish(subject, data); err != nil {

@@ -28,6 +28,13 @@ func TelemetrySubject(farm, patient, device string) string {
 	return "medbiz.telemetry." + farm + "." + patient + "." + device
 }
 
+// ECGSubject is where a device's batches that carry ECG frames go, so only
+// the ECG processor reads raw waveforms; they are in TELEMETRY too, so the
+// store keeps them.
+func ECGSubject(farm, patient, device string) string {
+	return "medbiz.ecg." + farm + "." + patient + "." + device
+}
+
 // AlertSubject is where alert state changes of one patient are published.
 func AlertSubject(farm, patient string) string {
 	return "medbiz.alerts." + farm + "." + patient
@@ -59,7 +66,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		o.MaxAge = 7 * 24 * time.Hour
 	}
 	streams := []jetstream.StreamConfig{
-		{Name: TelemetryStream, Subjects: []string{"medbiz.telemetry.>"}, Description: "accepted device telemetry"},
+		{Name: TelemetryStream, Subjects: []string{"medbiz.telemetry.>", "medbiz.ecg.>"}, Description: "accepted device telemetry"},
 		{Name: AlertsStream, Subjects: []string{"medbiz.alerts.>"}, Description: "alert state changes"},
 		{Name: ControlStream, Subjects: []string{"medbiz.status.>", "medbiz.acks.>"}, Description: "device status and acknowledgements"},
 	}
