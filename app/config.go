@@ -101,6 +101,7 @@ type RegistryConfig struct {
 
 // RulesConfig is the rule engine's packs and timers.
 type RulesConfig struct {
+	Enabled       bool          `mapstructure:"enabled"`
 	Dir           string        `mapstructure:"dir"`
 	Deadman       time.Duration `mapstructure:"deadman"`
 	EscalateAfter time.Duration `mapstructure:"escalate_after"`
@@ -139,7 +140,7 @@ func DefaultConfig() Config {
 		},
 		Store:    StoreConfig{BatchSize: 5000, FlushInterval: time.Second, StoreECG: true},
 		Registry: RegistryConfig{BcryptCost: 10, AuthCacheTTL: 2 * time.Minute},
-		Rules:    RulesConfig{Dir: "configs/rules", Deadman: 30 * time.Minute, EscalateAfter: 5 * time.Minute},
+		Rules:    RulesConfig{Enabled: true, Dir: "configs/rules", EscalateAfter: 5 * time.Minute},
 		ECG:      ECGConfig{Enabled: true},
 	}
 }
@@ -334,11 +335,11 @@ func (c Config) Validate() error {
 	if c.Registry.AuthCacheTTL < 0 {
 		bad("registry.auth_cache_ttl", "must not be negative")
 	}
-	if c.Rules.Dir == "" {
+	if c.Rules.Enabled && c.Rules.Dir == "" {
 		bad("rules.dir", "must not be empty")
 	}
-	if c.Rules.Deadman <= 0 {
-		bad("rules.deadman", "must be positive")
+	if c.Rules.Deadman < 0 {
+		bad("rules.deadman", "must not be negative")
 	}
 	if c.Rules.EscalateAfter <= 0 {
 		bad("rules.escalate_after", "must be positive")

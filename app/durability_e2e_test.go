@@ -60,6 +60,8 @@ func TestInfluxOutageLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the app's, so it runs after the app has stopped.
+	t.Cleanup(func() { _ = eng.Close() })
 	cfg := testkit.Config(t.TempDir())
 	cfg.Influx.URL = eng.URL()
 	a := testkit.Start(t, cfg)
@@ -83,7 +85,6 @@ func TestInfluxOutageLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = eng.Close() })
 	r := reader(t, h, token)
 	count := func() float64 {
 		code, s, body := r.Series("f1", "p1", "metric=hr&start=-1h&every=2h&fn=count")

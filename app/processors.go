@@ -3,10 +3,15 @@ package app
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
 
 	"github.com/medbiz/medbiz/bus"
 	"github.com/medbiz/medbiz/processors"
 	"github.com/medbiz/medbiz/processors/ecg"
+	"github.com/medbiz/medbiz/processors/rules"
 	"github.com/medbiz/medbiz/processors/store"
 )
 
@@ -24,6 +29,28 @@ func (a *App) startProcessors(ctx context.Context) error {
 	if err := a.startProcessor(ctx, "store", store.New(sc, a.js, a.store, a.Metrics, a.log)); err != nil {
 		return err
 	}
+	as := store.DefaultConfig()
+	as.Stream, as.FilterSubjects, as.Durable = bus.AlertsStream, []string{"medbiz.alerts.>"}, "store-alerts"
+	as.FlushInterval, as.Encode = a.cfg.Store.FlushInterval, store.EncodeAlert
+	if err := a.startProcessor(ctx, "alert store", store.New(as, a.js, a.store, a.Metrics, a.log)); err != nil {
+		return err
+	}
+	if a.cfg.Rules.Enabled {
+		rp, err := rules.New(rules.Config{
+			Dir: a.cfg.Rules.Dir, EscalateAfter: a.cfg.Rules.EscalateAfter, Deadman: a.cfg.Rules.Deadman,
+			PublishTimeout: a.cfg.MQTT.PublishTimeout,
+		}, a.js, a.reg, a.Metrics, a.log)
+		if err != nil {
+			return fmt.Errorf("rules.dir %q: %w (run from the project root, or set rules.dir)", a.cfg.Rules.Dir, err)
+		}
+		if err := a.startProcessor(ctx, "rules", rp); err != nil {
+			return err
+		}
+		a.rules = rp
+		if err := a.watchRules(); err != nil {
+			return err
+		}
+	}
 	if a.cfg.ECG.Enabled {
 		p := ecg.NewProcessor(ecg.StreamConfig{PublishTimeout: a.cfg.MQTT.PublishTimeout}, a.js, a.Metrics, a.log)
 		if err := a.startProcessor(ctx, "ecg", p); err != nil {
@@ -38,5 +65,57 @@ func (a *App) startProcessor(ctx context.Context, name string, p processors.Proc
 		return fmt.Errorf("start %s processor: %w", name, err)
 	}
 	a.onStop(name+" processor", p.Stop)
+	return nil
+}
+
+// Reload re-reads the rule packs (SIGHUP); a pack with an error is
+// rejected and the running packs stay.
+func (a *App) Reload() error {
+	if a.rules == nil {
+		return fmt.Errorf("the rule engine is not enabled")
+	}
+	return a.rules.Reload()
+}
+
+// watchRules reloads the packs when a file in rules.dir changes, once the
+// changes have settled for half a second (editors write in steps).
+func (a *App) watchRules() error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch rules.dir: %w", err)
+	}
+	if err := w.Add(a.cfg.Rules.Dir); err != nil {
+		w.Close()
+		return fmt.Errorf("watch rules.dir %s: %w", a.cfg.Rules.Dir, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var settle <-chan time.Time
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if ext := filepath.Ext(ev.Name); ext == ".yaml" || ext == ".yml" {
+					settle = time.After(500 * time.Millisecond)
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				a.log.Warn("rules.dir watch", "error", err)
+			case <-settle:
+				settle = nil
+				_ = a.rules.Reload() // logged and counted by the processor
+			}
+		}
+	}()
+	a.onStop("rules watch", func(context.Context) error {
+		err := w.Close()
+		<-done
+		return err
+	})
 	return nil
 }

@@ -53,7 +53,13 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// StoreECG writes raw ECG samples to the ecg measurement.
 	StoreECG bool
+	// Encode turns one message into line protocol for its farm; nil
+	// encodes telemetry batches (measurement vitals, and ecg).
+	Encode Encoder
 }
+
+// Encoder turns a message into the farm it belongs to and its lines.
+type Encoder func(subject string, data []byte) (farm string, lines []byte, points int, err error)
 
 // DefaultConfig is the configuration medbiz runs with.
 func DefaultConfig() Config {
@@ -184,11 +190,15 @@ func (s *Store) Stop(ctx context.Context) error {
 	// Drain hands over what the client already buffered, then ends the
 	// reader, which closes the channel, which makes the writer flush.
 	iter.Drain()
+	// A shutdown waits for one flush, not for an InfluxDB that is down:
+	// what is not written is redelivered to the next run.
+	grace, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	select {
 	case <-done:
 		abort()
 		return nil
-	case <-ctx.Done():
+	case <-grace.Done():
 		abort()
 		iter.Stop()
 		<-done
@@ -310,6 +320,14 @@ func (s *Store) write(ctx context.Context, in <-chan held) {
 // decode turns a message into line protocol. A message that cannot be
 // decoded or encoded will never be storable: it is terminated at once.
 func (s *Store) decode(msg jetstream.Msg) (held, bool) {
+	if s.cfg.Encode != nil {
+		farm, lines, n, err := s.cfg.Encode(msg.Subject(), msg.Data())
+		if err != nil {
+			s.terminate(msg, err)
+			return held{}, false
+		}
+		return held{msg: msg, farm: farm, lines: lines, n: n}, true
+	}
 	var b telemetry.Batch
 	err := telemetry.UnmarshalBatch(msg.Data(), &b)
 	if err == nil && b.Farm == "" {
