@@ -3,7 +3,9 @@ package main
 import (
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +25,18 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.New(cfg, newLogger(cfg.LogLevel)).Run(cmd.Context())
+			a := app.New(cfg, newLogger(cfg.LogLevel))
+			// SIGHUP reloads the rule packs; a bad pack is logged and
+			// counted, and the running packs stay.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer func() { signal.Stop(hup); close(hup) }()
+			go func() {
+				for range hup {
+					_ = a.Reload()
+				}
+			}()
+			return a.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", os.Getenv("MEDBIZ_CONFIG"), "config file (YAML); without it the defaults of configs/medbiz.yaml apply")
