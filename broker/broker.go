@@ -71,7 +71,9 @@ func New(cfg Config, d Deps) (*Broker, error) {
 		Capabilities:             caps,
 		ClientNetWriteBufferSize: cfg.ClientBufferSize,
 		ClientNetReadBufferSize:  cfg.ClientBufferSize,
-		Logger:                   d.Logger.With("component", "mochi"),
+		// mochi logs every dropped connection as a warning; medbiz's own
+		// hooks report what matters, so only mochi's errors pass.
+		Logger: slog.New(minLevel{d.Logger.With("component", "mochi").Handler(), slog.LevelError}),
 	})
 	b := &Broker{cfg: cfg, srv: srv, log: log, addrs: map[string]string{}}
 
@@ -177,3 +179,18 @@ func (b *Broker) Stop(ctx context.Context) error {
 	b.alerts.stop()
 	return errors.Join(err)
 }
+
+// minLevel drops records below a level before the wrapped handler sees them.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
