@@ -97,8 +97,14 @@ func New(d Deps) *API {
 	return a
 }
 
-// ServeHTTP serves the API.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the API. Every request body is JSON: a body sent as a
+// form (curl -d without -H) or without a type is read as JSON too.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); r.ContentLength != 0 && (ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded")) {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	a.mux.ServeHTTP(w, r)
+}
 
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
