@@ -3,7 +3,7 @@ package ecg
 import (
 	"testing"
 
-	"github.com/medbiz/medbiz/processors/ecg/internal/mitdbtest"
+	"github.com/medbiz/medbiz/internal/mitdbtest"
 )
 
 // TestEval runs the streaming detector (1 s frames, as the CLI does) over

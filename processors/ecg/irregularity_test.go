@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/medbiz/medbiz/processors/ecg/internal/mitdbtest"
+	"github.com/medbiz/medbiz/internal/mitdbtest"
 	"github.com/medbiz/medbiz/processors/ecg/wfdb"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medbiz/medbiz/internal/mitdbtest"
 	"github.com/medbiz/medbiz/processors/ecg/ec57"
-	"github.com/medbiz/medbiz/processors/ecg/internal/mitdbtest"
 	"github.com/medbiz/medbiz/processors/ecg/wfdb"
 )
 

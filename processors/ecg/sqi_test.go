@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/medbiz/medbiz/processors/ecg/internal/mitdbtest"
+	"github.com/medbiz/medbiz/internal/mitdbtest"
 	"github.com/medbiz/medbiz/processors/ecg/wfdb"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medbiz/medbiz/processors/ecg/internal/mitdbtest"
+	"github.com/medbiz/medbiz/internal/mitdbtest"
 	"github.com/medbiz/medbiz/processors/ecg/wfdb"
 )
 
