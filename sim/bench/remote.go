@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medbiz/medbiz/sim"
+)
+
+// RemoteTarget is a medbiz already running (medbiz serve), reached through
+// its HTTP API and MQTT listener: devices are provisioned with the admin
+// token, stored counts come from the series API, and RSS from /proc when
+// the server's pid is given. It lets `medbiz bench` measure a real server
+// before, or besides, the in-process target.
+type RemoteTarget struct {
+	base  string
+	mqtt  string
+	pid   int
+	farm  string
+	read  string
+	prov  *sim.Provisioner
+	hc    *http.Client
+	mu    sync.Mutex
+	next  int
+	pats  []string
+	cgSeq int
+}
+
+var _ Target = (*RemoteTarget)(nil)
+
+// NewRemoteTarget creates a fresh farm for the run on the server at
+// httpURL (admin token) whose MQTT TCP listener is mqttAddr (host:port).
+func NewRemoteTarget(ctx context.Context, httpURL, adminToken, mqttAddr string, pid int) (*RemoteTarget, error) {
+	r := &RemoteTarget{
+		base: strings.TrimRight(httpURL, "/"), mqtt: strings.TrimPrefix(mqttAddr, "tcp://"), pid: pid,
+		farm: fmt.Sprintf("bench%d", time.Now().Unix()),
+		prov: &sim.Provisioner{BaseURL: httpURL, Token: adminToken},
+		hc:   &http.Client{Timeout: 30 * time.Second},
+	}
+	if err := r.prov.CreateFarm(ctx, r.farm); err != nil {
+		return nil, fmt.Errorf("remote target: %w", err)
+	}
+	tok, err := r.prov.CreateToken(ctx, r.farm)
+	if err != nil {
+		return nil, fmt.Errorf("remote target: %w", err)
+	}
+	r.read = tok
+	return r, nil
+}
+
+func (r *RemoteTarget) Name() string     { return "medbiz" }
+func (r *RemoteTarget) MQTTAddr() string { return r.mqtt }
+
+// Provision creates n adult patients with one device each, a few at a
+// time (the server hashes every password).
+func (r *RemoteTarget) Provision(ctx context.Context, n int) ([]Creds, error) {
+	out := make([]Creds, n)
+	r.mu.Lock()
+	first := r.next
+	r.next += n
+	r.mu.Unlock()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, 4)
+	)
+	for i := range out {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := fmt.Sprintf("p%06d", first+i+1)
+			d := fmt.Sprintf("d%06d", first+i+1)
+			err := r.prov.CreatePatient(ctx, r.farm, p, "adult", "")
+			var l sim.Login
+			if err == nil {
+				l, err = r.prov.CreateDevice(ctx, r.farm, d, p, "other")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if len(errs) < 5 {
+					errs = append(errs, err)
+				}
+				return
+			}
+			out[i] = Creds{Farm: r.farm, Patient: p, Device: d, Username: l.Username, Password: l.Password}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("remote target: provision: %w", errors.Join(errs...))
+	}
+	r.mu.Lock()
+	for _, c := range out {
+		r.pats = append(r.pats, c.Patient)
+	}
+	r.mu.Unlock()
+	return out, nil
+}
+
+// AlertProbe makes a caregiver of the pressing patients who watches
+// farms/{farm}/alerts/+ for their "sos" alerts.
+func (r *RemoteTarget) AlertProbe(ctx context.Context, presses []Creds) (AlertProbe, error) {
+	pats := make([]string, len(presses))
+	want := make(map[string]bool, len(presses))
+	for i, c := range presses {
+		pats[i] = c.Patient
+		want[c.Patient] = true
+	}
+	r.mu.Lock()
+	r.cgSeq++
+	id := fmt.Sprintf("cg%03d", r.cgSeq)
+	r.mu.Unlock()
+	l, err := r.prov.CreateCaregiver(ctx, r.farm, id, pats)
+	if err != nil {
+		return AlertProbe{}, fmt.Errorf("remote target: %w", err)
+	}
+	return AlertProbe{
+		Login:  Creds{Farm: r.farm, Device: id, Username: l.Username, Password: l.Password},
+		Filter: "farms/" + r.farm + "/alerts/+",
+		Match: func(_ string, payload []byte) (string, bool) {
+			var a struct{ Patient, Rule, State string }
+			if json.Unmarshal(payload, &a) != nil {
+				return "", false
+			}
+			return a.Patient, want[a.Patient] && a.Rule == "sos" && (a.State == "" || a.State == "active")
+		},
+	}, nil
+}
+
+// CountStored sums the stored heart-rate readings of every patient the
+// target provisioned: each bench message carries exactly one.
+func (r *RemoteTarget) CountStored(ctx context.Context) (int, error) {
+	r.mu.Lock()
+	pats := append([]string(nil), r.pats...)
+	r.mu.Unlock()
+	total := 0
+	for _, p := range pats {
+		q := url.Values{"metric": {"hr"}, "start": {"-48h"}, "stop": {"now"}, "every": {"72h"}, "fn": {"count"}}
+		u := fmt.Sprintf("%s/api/v1/farms/%s/patients/%s/series?%s", r.base, r.farm, p, q.Encode())
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return 0, fmt.Errorf("count stored: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+r.read)
+		resp, err := r.hc.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("count stored: %w", err)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil {
+			return 0, fmt.Errorf("count stored: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("count stored: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		var s struct {
+			Points []struct{ V float64 } `json:"points"`
+		}
+		if err := json.Unmarshal(body, &s); err != nil {
+			return 0, fmt.Errorf("count stored: decode: %w", err)
+		}
+		for _, pt := range s.Points {
+			total += int(pt.V)
+		}
+	}
+	return total, nil
+}
+
+// RSS reads the server's resident memory when its pid is known.
+func (r *RemoteTarget) RSS() (int64, error) {
+	if r.pid <= 0 {
+		return 0, ErrUnsupported
+	}
+	return ProcRSS(r.pid)
+}
+
+// Close leaves the farm in place: its data is the bench's evidence.
+func (r *RemoteTarget) Close(context.Context) error { return nil }
