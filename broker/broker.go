@@ -50,6 +50,7 @@ type Broker struct {
 	cfg    Config
 	srv    *mqtt.Server
 	alerts *alertHook
+	acks   *acker
 	log    *slog.Logger
 	addrs  map[string]string
 }
@@ -78,9 +79,10 @@ func New(cfg Config, d Deps) (*Broker, error) {
 	b := &Broker{cfg: cfg, srv: srv, log: log, addrs: map[string]string{}}
 
 	auth := &authHook{srv: srv, reg: d.Registry, timeout: cfg.PublishTimeout, log: log}
+	b.acks = newAcker(cfg.PublishTimeout, d.Metrics, log)
 	ingest := &ingestHook{
 		srv: srv, auth: auth, reg: d.Registry, nc: d.NATS, js: d.JS, decode: cfg.Decode,
-		timeout: cfg.PublishTimeout, metrics: d.Metrics, log: log, now: d.Now,
+		timeout: cfg.PublishTimeout, metrics: d.Metrics, acks: b.acks, log: log, now: d.Now,
 	}
 	status := &statusHook{srv: srv, auth: auth, reg: d.Registry, js: d.JS, timeout: cfg.PublishTimeout, log: log, now: d.Now}
 	b.alerts = &alertHook{srv: srv, auth: auth, js: d.JS, metrics: d.Metrics, log: log}
@@ -177,6 +179,7 @@ func (b *Broker) Stop(ctx context.Context) error {
 		err = fmt.Errorf("mqtt close: %w", ctx.Err())
 	}
 	b.alerts.stop()
+	b.acks.wait()
 	return errors.Join(err)
 }
 

@@ -33,6 +33,7 @@ type ingestHook struct {
 	decode  telemetry.DecodeOptions
 	timeout time.Duration
 	metrics *Metrics
+	acks    *acker
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -106,22 +107,38 @@ func (h *ingestHook) telemetry(cl *mqtt.Client, pk packets.Packet, t topic) erro
 		h.accepted(len(dec.Measurements) + len(dec.ECG))
 		return packets.CodeSuccessIgnore
 	}
+	if pk.FixedHeader.Qos == 1 {
+		// PUBACK later, in order, once the stream has the message.
+		future, err := h.js.PublishAsync(subject, data)
+		if err != nil {
+			// Through the queue too, so acknowledgements stay in order.
+			future = failedFuture(err)
+		}
+		h.acks.add(cl, pk.PacketID, future, len(dec.Measurements)+len(dec.ECG))
+		return packets.ErrRejectPacket
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	_, err = h.js.Publish(ctx, subject, data)
 	cancel()
 	if err != nil {
-		h.metrics.StreamErrors.Inc()
-		h.log.Warn("telemetry not held by the stream; device not acknowledged", "farm", t.farm, "device", t.device, "error", err)
-		if cl.Properties.ProtocolVersion == 5 {
-			return packets.ErrUnspecifiedError
-		}
-		// MQTT 3.1.1 has no negative PUBACK: close the connection so the
-		// device resends the message when it reconnects.
-		cl.Stop(fmt.Errorf("stream unavailable: %w", err))
-		return packets.ErrRejectPacket
+		return h.streamFailed(cl, t, err)
 	}
 	h.accepted(len(dec.Measurements) + len(dec.ECG))
 	return packets.CodeSuccessIgnore
+}
+
+// streamFailed answers a message the stream did not take: MQTT 5 gets a
+// negative PUBACK, MQTT 3.1.1 is disconnected so the device resends it.
+func (h *ingestHook) streamFailed(cl *mqtt.Client, t topic, err error) error {
+	h.metrics.StreamErrors.Inc()
+	h.log.Warn("telemetry not held by the stream; device not acknowledged", "farm", t.farm, "device", t.device, "error", err)
+	if cl.Properties.ProtocolVersion == 5 {
+		return packets.ErrUnspecifiedError
+	}
+	// MQTT 3.1.1 has no negative PUBACK: close the connection so the
+	// device resends the message when it reconnects.
+	cl.Stop(fmt.Errorf("stream unavailable: %w", err))
+	return packets.ErrRejectPacket
 }
 
 func (h *ingestHook) accepted(n int) {

@@ -120,7 +120,9 @@ func Connect(ctx context.Context, url string, embedded *Embedded, logger *slog.L
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
-			js, err := jetstream.New(nc)
+			// The broker keeps a device's QoS 1 messages in flight while
+			// their acknowledgements come back; allow many at once.
+			js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1<<16))
 			if err != nil {
 				nc.Close()
 				return nil, nil, fmt.Errorf("jetstream: %w", err)
