@@ -21,6 +21,11 @@ type RunConfig struct {
 	Speed float64
 	Creds *Credentials
 	// MaxInflight bounds unacknowledged QoS 1 publishes across the fleet.
+	// It also bounds how far one device of a person can run ahead of
+	// another in a fast replay: the rules evaluate a person at the newest
+	// event time of any of their devices, so a device lagging by more than
+	// a rule's window makes that rule miss. 16 keeps them within about a
+	// second of event time.
 	MaxInflight int
 	Progress    *Progress
 	Logger      *slog.Logger
@@ -50,7 +55,7 @@ func Run(ctx context.Context, f *Fleet, cfg RunConfig) (RunStats, error) {
 		return RunStats{}, errors.New("run: no credentials")
 	}
 	if cfg.MaxInflight <= 0 {
-		cfg.MaxInflight = 100
+		cfg.MaxInflight = 16
 	}
 	conns, err := connectDevices(ctx, f, cfg, log)
 	defer func() {
