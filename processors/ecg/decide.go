@@ -153,24 +153,28 @@ func (d *Detector) learn(v float64, emit func(Beat)) {
 	d.maxima[k], d.means[k] = d.secMax, d.secSum/float64(d.secCount)
 	d.nMaxima++
 	d.secCount, d.secMax, d.secSum = 0, 0, 0
-	n := min(d.nMaxima, len(d.maxima))
-	var mx, mn float64
-	for j := 0; j < n; j++ {
-		mx += d.maxima[j]
-		mn += d.means[j]
-	}
-	peaky := mx > minCrest*mn && mx > 0
-	if d.learning && d.nMaxima*int(d.fs) >= d.learnN {
-		if !peaky {
-			// Nothing QRS-like yet: keep learning on fresh seconds.
-			d.nMaxima, d.nPending = 0, 0
+	if d.learning {
+		secs := (d.learnN + int(d.fs) - 1) / int(d.fs)
+		if d.nMaxima < secs {
 			return
 		}
-		for j := range d.qrs {
-			d.qrs[j] = d.maxima[j%n]
+		if !d.peaky(secs) {
+			// Nothing QRS-like in the last seconds: slide on by one
+			// second rather than start over, so the first beats after a
+			// restart on a quiet stretch are learnt from as soon as two
+			// seconds hold them, not up to two seconds later.
+			from := d.n - int64((secs-1)*int(d.fs))
+			kept := 0
+			for j := 0; j < d.nPending; j++ {
+				if d.pending[j].m >= from {
+					d.pending[kept] = d.pending[j]
+					kept++
+				}
+			}
+			d.nPending = kept
+			return
 		}
-		d.noise = [8]float64{}
-		d.setThresh()
+		d.adopt(secs)
 		d.learning = false
 		d.nMaxima = 0
 		for j := 0; j < d.nPending; j++ {
@@ -179,20 +183,39 @@ func (d *Detector) learn(v float64, emit func(Beat)) {
 		d.nPending = 0
 		return
 	}
-	if !d.learning && d.nMaxima*int(d.fs) >= d.relearnN {
-		if peaky {
+	if d.nMaxima*int(d.fs) >= d.relearnN {
+		n := min(d.nMaxima, len(d.maxima))
+		if d.peaky(n) {
 			// Eight seconds without a beat while peaks are there: the
 			// amplitude has changed (electrode moved), so start over
 			// from what the signal shows.
-			for j := range d.qrs {
-				d.qrs[j] = d.maxima[j%n]
-			}
-			d.noise = [8]float64{}
+			d.adopt(n)
 			d.rrMean = d.fs
-			d.setThresh()
 		}
 		d.nMaxima = 0
 	}
+}
+
+// peaky reports whether the maxima of the last secs seconds stand out
+// from their means as QRS complexes do.
+func (d *Detector) peaky(secs int) bool {
+	var mx, mn float64
+	for j := 1; j <= secs; j++ {
+		k := (d.nMaxima - j) % len(d.maxima)
+		mx += d.maxima[k]
+		mn += d.means[k]
+	}
+	return mx > minCrest*mn && mx > 0
+}
+
+// adopt takes the maxima of the last secs seconds as the QRS peaks and
+// forgets the noise peaks.
+func (d *Detector) adopt(secs int) {
+	for j := range d.qrs {
+		d.qrs[j] = d.maxima[(d.nMaxima-1-j%secs)%len(d.maxima)]
+	}
+	d.noise = [8]float64{}
+	d.setThresh()
 }
 
 func (d *Detector) setThresh() {

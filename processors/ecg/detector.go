@@ -187,6 +187,18 @@ func (d *Detector) Reset() {
 // filter runs one sample through the filters and the integrator.
 func (d *Detector) filter(v float64) {
 	i := d.n
+	if i == 0 {
+		// Start at the steady state of the first sample, as if the
+		// signal had always been at that level: after a restart in the
+		// middle of a recording the level is rarely zero, and the
+		// filters' step response would be a QRS-sized peak that the
+		// learning adopts and then reports as a beat.
+		d.bpHP.prime(v)
+		d.bbHP.prime(v)
+		for k := range d.x.buf {
+			d.x.buf[k] = v
+		}
+	}
 	d.x.set(i, v)
 	b := d.bpLP2.step(d.bpLP1.step(d.bpHP.step(v)))
 	d.bp.set(i, b)

@@ -22,9 +22,14 @@
 // deflection and refined on a 0.5–40 Hz signal.
 //
 // It learns for 2 s after a start or Reset (beats of those seconds are
-// emitted at the end of learning) and re-learns its thresholds after 8 s
-// without a beat, but only from seconds whose integrator peaks stand out
-// from its mean: noise on a flat line (asystole) is never learnt as QRS.
+// emitted at the end of learning; while the last 2 s hold nothing
+// QRS-like it slides on a second at a time) and re-learns its thresholds
+// after 8 s without a beat, but only from seconds whose integrator peaks
+// stand out from its mean: noise on a flat line (asystole) is never
+// learnt as QRS.
+// After a Reset the filters start in the steady state of the first
+// sample, so restarting on a signal away from zero does not make a
+// start-up transient that learning would take for a QRS.
 //
 // A beat is emitted at most MaxDelay (3.4 s) after its R peak: beats found
 // by search-back wait for 150 % of the mean RR, capped at 2 s. Typical
@@ -37,7 +42,12 @@
 // constant, as at a rail), saturated (10 % or more of the window stuck at
 // its extreme), flat (under 20 µV peak-to-peak), noise (high-frequency RMS
 // above 40 Hz from 30 µV absolute or 2 % of the window's range, reaching 0
-// at 120 µV or 10 %; swings over 8 mV; more than 4 beats a second).
+// at 120 µV or 10 %; swings over 8 mV; more than 4 beats a second),
+// baseline (the window's trend slides 0.5 mV or more while its 5 Hz
+// high-passed peak-to-peak stays under 0.15 mV and under a fifth of the
+// slide, or slides on 0.2 mV the same way after such a window: an
+// amplifier recovering from overload, which carries no ECG and would
+// otherwise read as asystole; MIT-BIH 116 at 1355 s, 208 at 1384 s).
 //
 // # Monitor
 //
@@ -52,7 +62,9 @@
 // A frame whose start is not where the previous one ended (one sample
 // period plus 20 ms jitter) restarts the segment: no RR spans the gap and
 // the time since the last beat counts from the restart. Unusable windows
-// (lead_off, saturated, flat) restart the detector and every window under
-// 0.5 restarts ecg_since_beat too, so "ecg_since_beat >= 4 && ecg_sqi >=
-// 0.5" means four seconds without a beat on a good signal.
+// (lead_off, saturated, flat, baseline) restart the detector, since the
+// amplitude after them need not match the thresholds learnt before, and
+// every window under 0.5 restarts ecg_since_beat too, so "ecg_since_beat
+// >= 4 && ecg_sqi >= 0.5" means four seconds without a beat on a good
+// signal.
 package ecg

@@ -18,6 +18,14 @@ func (f *biquad) step(x float64) float64 {
 
 func (f *biquad) reset() { f.z1, f.z2 = 0, 0 }
 
+// prime sets the state to the steady state of a constant input x, as if
+// x had always been there: no start-up transient from an offset.
+func (f *biquad) prime(x float64) {
+	y := x * (f.b0 + f.b1 + f.b2) / (1 + f.a1 + f.a2)
+	f.z2 = f.b2*x - f.a2*y
+	f.z1 = f.b1*x - f.a1*y + f.z2
+}
+
 // lowpass and highpass are the bilinear-transform designs of the RBJ
 // audio cookbook; q = 1/√2 gives a Butterworth section.
 func lowpass(fs, fc, q float64) biquad {

@@ -220,7 +220,11 @@ func (m *Monitor) quality(q Quality) {
 		m.lastBad = t
 	}
 	switch q.Reason {
-	case ReasonLeadOff, ReasonSaturated, ReasonFlat:
+	case ReasonLeadOff, ReasonSaturated, ReasonFlat, ReasonBaseline:
+		// The front end lost the ECG; when it comes back its amplitude
+		// need not be the one the thresholds were learnt on (after an
+		// overload it often returns smaller and grows), and a detector
+		// waiting 8 s to re-learn would report that as asystole.
 		m.resetPending = true
 	}
 

@@ -93,3 +93,48 @@ func TestSQIOnRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestSQIBaseline: a front end recovering from an overload slides back
+// with no ECG on it and is unusable while the slide is steep and for as
+// long as it goes on the same way; baseline wander under beats, and
+// breathing on the flat line of an asystole, are not that.
+func TestSQIBaseline(t *testing.T) {
+	const fs = 360
+	rng := rand.New(rand.NewSource(21))
+	slide := make([]float32, 10*fs)
+	breathing := make([]float32, 10*fs)
+	for i := range slide {
+		tt := float64(i) / fs
+		slide[i] = float32(4*math.Exp(-tt/2) + 0.01*rng.NormFloat64())
+		breathing[i] = float32(0.25*math.Sin(2*math.Pi*0.3*tt) + 0.025*rng.NormFloat64())
+	}
+	for i, q := range rate(slide, fs) {
+		// The slide per window is 1.6, 0.95, 0.58, 0.35, 0.21, 0.13 mV,
+		// ...: the first three are steep, the fourth continues them,
+		// the fifth and sixth are about the 0.2 mV tail floor, and the
+		// rest is a flat line again.
+		if i == 4 || i == 5 {
+			continue
+		}
+		want := i < 4
+		if got := q.Reason == ReasonBaseline && q.Index < 0.5; got != want {
+			t.Errorf("slide window %d: %.2f %s, want baseline %v", i, q.Index, q.Reason, want)
+		}
+	}
+	for i, q := range rate(breathing, fs) {
+		if q.Index < 0.5 || q.Reason != ReasonOK {
+			t.Errorf("breathing on a flat line, window %d: %.2f %s, want ok", i, q.Index, q.Reason)
+		}
+	}
+	// Beats on a baseline wandering 1 mV at 0.5 Hz: fast for respiration,
+	// and still an ECG.
+	beats, _ := synth(fs, 10, 0.8, 1, 0.01, 22)
+	for i := range beats {
+		beats[i] += float32(math.Sin(2 * math.Pi * 0.5 * float64(i) / fs))
+	}
+	for i, q := range rate(beats, fs) {
+		if q.Index < 0.5 || q.Reason != ReasonOK {
+			t.Errorf("beats on a wandering baseline, window %d: %.2f %s, want ok", i, q.Index, q.Reason)
+		}
+	}
+}

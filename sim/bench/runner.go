@@ -37,8 +37,8 @@ func DefaultOptions(quick bool) Options {
 	}
 	return Options{
 		Load:          LoadConfig{Devices: 100, Messages: 2000, Publishers: 8},
-		Latency:       LatencyConfig{Presses: 300, Background: 100, BackgroundRate: 2000, Timeout: 5 * time.Second},
-		Connections:   5000,
+		Latency:       LatencyConfig{Presses: 300, Background: 100, BackgroundRate: 5000, Timeout: 5 * time.Second},
+		Connections:   10000,
 		Waves:         3,
 		SettleTimeout: 60 * time.Second,
 	}
