@@ -33,8 +33,8 @@ type Config struct {
 	EscalateAfter time.Duration
 	// Deadman overrides the packs' no-data time when positive.
 	Deadman time.Duration
-	// SnapshotEvery is how often the engine's windows are saved; alert
-	// state changes are saved at once.
+	// SnapshotEvery is how often the engine (windows and timers) is saved;
+	// open alerts are kept in the active-alerts bucket as they change.
 	SnapshotEvery time.Duration
 	// PublishTimeout bounds each wait for the stream.
 	PublishTimeout time.Duration
@@ -61,7 +61,7 @@ type Processor struct {
 	mu sync.Mutex
 	// unsent is set when the processor stopped before the stream took an
 	// event: no snapshot is saved after that, so the restart replays the
-	// unacknowledged telemetry and raises the event again.
+	// unacknowledged telemetry (whose windows the snapshot lacks).
 	unsent bool
 
 	cancel context.CancelFunc
@@ -128,6 +128,9 @@ func (p *Processor) Start(ctx context.Context) error {
 		return fmt.Errorf("open %s: %w", StateBucket, err)
 	}
 	if err := p.restore(ctx); err != nil {
+		return err
+	}
+	if err := p.reconcile(ctx); err != nil {
 		return err
 	}
 	telem, err := p.consume(ctx, bus.TelemetryStream, p.cfg.Durable, "medbiz.telemetry.>")
@@ -298,8 +301,9 @@ func (p *Processor) handleControl(ctx context.Context, msg jetstream.Msg) {
 }
 
 // emit publishes state changes in order: the active-alerts bucket first
-// (so a caregiver connecting now learns it), then the ALERTS stream, then
-// a snapshot, so a restart neither repeats nor forgets them. It retries
+// (so a caregiver connecting now learns it, and a restart reconciles the
+// engine with it, so it neither repeats nor forgets them), then the ALERTS
+// stream. It retries
 // until the stream takes each one or the processor stops: an alert is
 // never dropped because NATS was briefly away. It reports false when the
 // processor stopped first. Callers hold p.mu.
@@ -333,7 +337,6 @@ func (p *Processor) emit(ctx context.Context, evs []rules.Event) bool {
 		p.log.Info("alert", "id", ev.ID, "farm", ev.Farm, "patient", ev.Patient, "rule", ev.Rule,
 			"severity", ev.Severity, "state", ev.State, "escalation", ev.Escalation)
 	}
-	p.snapshot(ctx)
 	return true
 }
 
@@ -384,6 +387,32 @@ func (p *Processor) restore(ctx context.Context) error {
 		return fmt.Errorf("restore rule engine snapshot: %w", err)
 	}
 	p.log.Info("rule engine state restored", "bytes", len(data))
+	return nil
+}
+
+// reconcile aligns the restored engine with the active-alerts bucket,
+// which emit writes before each event is published: the snapshot may be
+// older than the last events.
+func (p *Processor) reconcile(ctx context.Context) error {
+	lister, err := p.active.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list active alerts: %w", err)
+	}
+	var open []rules.Event
+	for key := range lister.Keys() {
+		e, err := p.active.Get(ctx, key)
+		if err != nil {
+			continue
+		}
+		var ev rules.Event
+		if err := json.Unmarshal(e.Value(), &ev); err != nil {
+			p.log.Warn("unreadable active alert skipped", "key", key, "error", err)
+			continue
+		}
+		open = append(open, ev)
+	}
+	p.engine.Reconcile(open, p.patient)
+	p.log.Info("rule engine reconciled with the active alerts", "open", len(open))
 	return nil
 }
 
