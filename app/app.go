@@ -141,6 +141,7 @@ func (a *App) startNATS(ctx context.Context) error {
 	}
 	a.nc, a.js = nc, js
 	a.onStop("nats connection", func(context.Context) error { return nc.Drain() })
+	a.Metrics.MustRegister(bus.NewLagCollector(js))
 	return bus.EnsureStreams(ctx, js, bus.StreamOptions{Replicas: a.cfg.NATS.Replicas, MaxAge: a.cfg.NATS.MaxAge})
 }
 

@@ -14,7 +14,7 @@ import (
 
 // runFleet provisions a simulated fleet on a running medbiz, replays it as
 // fast as medbiz acknowledges, and returns what the caregivers received.
-func runFleet(t *testing.T, a *app.App, cfg sim.FleetConfig, farm string, speed float64) sim.Summary {
+func runFleet(t *testing.T, a *app.App, cfg sim.FleetConfig, farm string, speed float64, overrides map[string]float64) sim.Summary {
 	t.Helper()
 	fleet, err := sim.NewFleet(cfg)
 	if err != nil {
@@ -26,6 +26,14 @@ func runFleet(t *testing.T, a *app.App, cfg sim.FleetConfig, farm string, speed 
 	creds, err := prov.Provision(ctx, fleet, farm)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if overrides != nil {
+		h := testkit.API(t, a)
+		for _, p := range fleet.People {
+			if code, body := h.Do("PUT", "/api/v1/farms/"+farm+"/patients/"+p.ID+"/overrides", overrides); code != 200 {
+				t.Fatalf("overrides: %d %s", code, body)
+			}
+		}
 	}
 	log := testkit.Logger(t)
 	broker := "tcp://" + a.MQTTAddr()
@@ -52,7 +60,7 @@ func runFleet(t *testing.T, a *app.App, cfg sim.FleetConfig, farm string, speed 
 func TestSimulatedNormalDayIsQuiet(t *testing.T) {
 	a := testkit.Start(t, testkit.Config(t.TempDir()))
 	start := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
-	sum := runFleet(t, a, sim.FleetConfig{Seed: 7, Elderly: 1, Infants: 1, Start: start, Duration: 24 * time.Hour}, "day", 0)
+	sum := runFleet(t, a, sim.FleetConfig{Seed: 7, Elderly: 1, Infants: 1, Start: start, Duration: 24 * time.Hour}, "day", 0, nil)
 	if len(sum.False) != 0 || sum.Preexisting != 0 {
 		for _, f := range sum.False {
 			t.Errorf("false alert on a normal day: %+v", *f)
@@ -68,12 +76,14 @@ func TestSimulatedNormalDayIsQuiet(t *testing.T) {
 // arrive a little after the oximeter's; at that speed the lead-off's
 // quality values are minutes stale when evaluated. Lead-off is therefore
 // checked in a paced replay (20x), where the lag is a fraction of a second
-// of event time, as it is live.
+// of event time, as it is live. A device going offline is reported after a
+// 2-minute grace on the wall clock, which a replay compresses to nothing:
+// the run sets that grace to 0 for its patients (a per-patient override).
 func TestSimulatedScenariosRaiseTheirAlerts(t *testing.T) {
 	a := testkit.Start(t, testkit.Config(t.TempDir()))
 	start := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
 	sum := runFleet(t, a, sim.FleetConfig{Seed: 3, Elderly: 2, Infants: 1, Start: start, Duration: 3 * time.Hour,
-		AllScenarios: true}, "scen", 0)
+		AllScenarios: true}, "scen", 0, map[string]float64{"device_offline.grace_s": 0})
 	if sum.Scenarios == 0 {
 		t.Fatal("no scenario injected")
 	}
@@ -95,7 +105,7 @@ func TestSimulatedLeadOffPaced(t *testing.T) {
 	}
 	start := time.Now().Add(-4 * time.Minute).Truncate(time.Second)
 	sum := runFleet(t, a, sim.FleetConfig{Seed: 5, Elderly: 1, Start: start, Duration: 3 * time.Minute, ECG: true,
-		Scenarios: []sim.ScenarioSpec{spec}}, "lead", 20)
+		Scenarios: []sim.ScenarioSpec{spec}}, "lead", 20, nil)
 	if sum.Scenarios != 1 || sum.Detected != 1 {
 		t.Errorf("lead-off: %d of %d scenarios detected", sum.Detected, sum.Scenarios)
 	}

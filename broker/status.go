@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -27,24 +28,49 @@ type statusHook struct {
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time
+
+	// live counts each username's open connections: when a device
+	// reconnects before its old connection is noticed as dropped, the old
+	// one's late "offline" must not follow the new one's "online".
+	mu   sync.Mutex
+	live map[string]int
 }
 
 func (h *statusHook) ID() string { return "medbiz-status" }
+
+// track adds delta to the connections of cl's user and returns how many remain.
+func (h *statusHook) track(cl *mqtt.Client, delta int) int {
+	user := string(cl.Properties.Username)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.live == nil {
+		h.live = map[string]int{}
+	}
+	n := h.live[user] + delta
+	if n <= 0 {
+		delete(h.live, user)
+		return 0
+	}
+	h.live[user] = n
+	return n
+}
 
 func (h *statusHook) Provides(b byte) bool {
 	return b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
 }
 
 func (h *statusHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.track(cl, 1)
 	h.publish(cl, "online", false)
 }
 
 // OnDisconnect marks the device offline. A session taken over by the same
-// device's new connection is not a disconnect; a clean DISCONNECT is
+// device's new connection, or a connection the device already replaced,
+// is not a disconnect; a clean DISCONNECT is
 // offline but expected; anything else (network drop, keep-alive timeout,
 // protocol error) is unexpected.
 func (h *statusHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	if cl.IsTakenOver() || errors.Is(err, packets.ErrServerShuttingDown) {
+	if h.track(cl, -1) > 0 || cl.IsTakenOver() || errors.Is(err, packets.ErrServerShuttingDown) {
 		return
 	}
 	// mochi reports a clean DISCONNECT as a nil error.

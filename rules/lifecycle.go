@@ -24,6 +24,7 @@ func (e *Engine) Tick(now time.Time) []Event {
 	sort.Strings(keys)
 	for _, k := range keys {
 		st := e.patients[k]
+		out = e.offline(st, now, out)
 		if !st.Started {
 			continue
 		}
@@ -140,21 +141,59 @@ func (e *Engine) DeviceOffline(p PatientInfo, device string, at time.Time) []Eve
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.state(p)
-	st.Offline[device] = at
+	if _, already := st.Offline[device]; !already {
+		st.Offline[device] = at
+	}
+	r := e.systemRule(st, KindDeviceOffline)
+	if r == nil || offlineGrace(st, r) > 0 {
+		return nil // raised by Tick once the grace period has passed
+	}
+	return e.raiseOffline(st, r, device, at, e.clock.Now(), nil)
+}
+
+// offlineGrace is how long a device may stay away before device_offline
+// is raised (params.grace_s): a network blip the device recovers from by
+// itself is nobody's emergency.
+func offlineGrace(st *patientState, r *Rule) time.Duration {
+	return time.Duration(paramOf(st.Info, r, "grace_s") * float64(time.Second))
+}
+
+// offline raises device_offline for a device away longer than the grace
+// period (wall clock). Callers hold e.mu.
+func (e *Engine) offline(st *patientState, now time.Time, out []Event) []Event {
+	if len(st.Offline) == 0 {
+		return out
+	}
 	r := e.systemRule(st, KindDeviceOffline)
 	if r == nil {
-		return nil
+		return out
 	}
+	if rs := st.Rules[r.ID]; rs != nil && rs.Alert != nil {
+		return out
+	}
+	device, since := "", time.Time{}
+	for d, at := range st.Offline {
+		if since.IsZero() || at.Before(since) || (at.Equal(since) && d < device) {
+			device, since = d, at
+		}
+	}
+	if now.Sub(since) < offlineGrace(st, r) {
+		return out
+	}
+	return e.raiseOffline(st, r, device, since, now, out)
+}
+
+func (e *Engine) raiseOffline(st *patientState, r *Rule, device string, at, now time.Time, out []Event) []Event {
 	rs := st.rule(r.ID)
 	if rs.Alert != nil {
-		return nil
+		return out
 	}
 	at = at.UTC()
-	ev := Event{ID: alertID(p.ID, r.ID, at), Farm: p.Farm, Patient: p.ID, Rule: r.ID, Severity: r.Severity,
-		State: StateActive, Started: at, TS: at, Values: map[string]float64{}}
+	ev := Event{ID: alertID(st.Info.ID, r.ID, at), Farm: st.Info.Farm, Patient: st.Info.ID, Rule: r.ID, Severity: r.Severity,
+		State: StateActive, Started: at, TS: now.UTC(), Values: map[string]float64{}}
 	ev.Message = st.render(r, r.Message, ev.Values, map[string]string{"device": device})
-	rs.Alert = &alertState{Event: ev, RaisedWall: e.clock.Now()}
-	return []Event{ev}
+	rs.Alert = &alertState{Event: ev, RaisedWall: now}
+	return append(out, ev)
 }
 
 // DeviceOnline resolves the offline alert once no device of the patient is

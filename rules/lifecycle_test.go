@@ -126,17 +126,27 @@ func TestEscalationViaTick(t *testing.T) {
 
 func TestDeviceOfflineOnline(t *testing.T) {
 	eng := NewEngine(shipped(t), &fakeClock{t: t0}, Options{})
-	evs := eng.DeviceOffline(elderly, "d1", t0)
-	if len(evs) != 1 || evs[0].Rule != "device_offline" || evs[0].Message != "Device d1 went offline unexpectedly" {
+	if evs := eng.DeviceOffline(elderly, "d1", t0); len(evs) != 0 {
+		t.Fatalf("raised within the grace period: %+v", evs)
+	}
+	if evs := eng.Tick(t0.Add(119 * time.Second)); len(evs) != 0 {
+		t.Fatalf("raised before the 2-minute grace: %+v", evs)
+	}
+	evs := eng.Tick(t0.Add(120 * time.Second))
+	if len(evs) != 1 || evs[0].Rule != "device_offline" || evs[0].Message != "Device d1 went offline unexpectedly" ||
+		!evs[0].Started.Equal(t0) {
 		t.Fatalf("%+v", evs)
 	}
-	if evs := eng.DeviceOffline(elderly, "d2", t0.Add(time.Second)); len(evs) != 0 {
+	if evs := eng.DeviceOffline(elderly, "d2", t0.Add(121*time.Second)); len(evs) != 0 {
 		t.Errorf("second device repeated the alert: %+v", evs)
 	}
-	if evs := eng.DeviceOnline(elderly, "d1", t0.Add(2*time.Second)); len(evs) != 0 {
+	if evs := eng.Tick(t0.Add(300 * time.Second)); len(evs) != 0 {
+		t.Errorf("second device raised again: %+v", evs)
+	}
+	if evs := eng.DeviceOnline(elderly, "d1", t0.Add(302*time.Second)); len(evs) != 0 {
 		t.Errorf("resolved while d2 still offline: %+v", evs)
 	}
-	evs2 := eng.DeviceOnline(elderly, "d2", t0.Add(3*time.Second))
+	evs2 := eng.DeviceOnline(elderly, "d2", t0.Add(303*time.Second))
 	if len(evs2) != 1 || evs2[0].State != StateResolved || evs2[0].ID != evs[0].ID {
 		t.Errorf("online: %+v", evs2)
 	}

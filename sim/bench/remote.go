@@ -189,3 +189,57 @@ func (r *RemoteTarget) RSS() (int64, error) {
 
 // Close leaves the farm in place: its data is the bench's evidence.
 func (r *RemoteTarget) Close(context.Context) error { return nil }
+
+// Drain waits until every stream consumer of the server has nothing
+// pending, read from medbiz_consumer_*pending_messages on /metrics.
+func (r *RemoteTarget) Drain(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		lag, err := r.consumerLag(ctx)
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		if lag == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("drain: %d messages still pending after %v", lag, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (r *RemoteTarget) consumerLag(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	lag, seen := 0, false
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "medbiz_consumer_pending_messages{") && !strings.HasPrefix(line, "medbiz_consumer_ack_pending_messages{") {
+			continue
+		}
+		seen = true
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			lag += int(v)
+		}
+	}
+	if !seen {
+		return 0, errors.New("the server exports no medbiz_consumer_pending_messages")
+	}
+	return lag, nil
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Creds are one device's identity on a target.
@@ -62,6 +63,12 @@ type Target interface {
 	RSS() (int64, error)
 	// Close stops what the target started.
 	Close(ctx context.Context) error
+}
+
+// Drainer is a target whose stream processors can fall behind: Drain
+// waits until they have caught up (or timeout passes).
+type Drainer interface {
+	Drain(ctx context.Context, timeout time.Duration) error
 }
 
 // ErrUnsupported is returned by a target for a measurement it cannot make.
