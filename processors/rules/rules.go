@@ -2,8 +2,9 @@
 // feeds each patient's telemetry, device status changes and caregivers'
 // acknowledgements into rules.Engine, publishes every alert state change
 // to the ALERTS stream, keeps the active-alerts bucket current for
-// caregivers who connect later, and snapshots the engine so alert state
-// survives a restart. It owns no rule logic: that is package rules.
+// caregivers who connect later (and to reconcile the engine with after a
+// restart), and saves the engine's windows when it stops. It owns no rule
+// logic: that is package rules.
 package rules
 
 import (
@@ -33,9 +34,6 @@ type Config struct {
 	EscalateAfter time.Duration
 	// Deadman overrides the packs' no-data time when positive.
 	Deadman time.Duration
-	// SnapshotEvery is how often the engine (windows and timers) is saved;
-	// open alerts are kept in the active-alerts bucket as they change.
-	SnapshotEvery time.Duration
 	// PublishTimeout bounds each wait for the stream.
 	PublishTimeout time.Duration
 	// Durable prefixes the consumers' names.
@@ -83,9 +81,6 @@ func (wallClock) Now() time.Time { return time.Now() }
 
 // New loads the packs; a pack that does not compile stops start-up.
 func New(cfg Config, js jetstream.JetStream, reg *registry.Registry, promReg prometheus.Registerer, log *slog.Logger) (*Processor, error) {
-	if cfg.SnapshotEvery <= 0 {
-		cfg.SnapshotEvery = 30 * time.Second
-	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 5 * time.Second
 	}
@@ -197,24 +192,23 @@ func (p *Processor) loop(ctx context.Context, it jetstream.MessagesContext, hand
 	}()
 }
 
-// ticker drives the wall-clock rules (deadman, escalation) and the
-// periodic snapshot.
+// ticker drives the wall-clock rules (deadman, escalation).
+//
+// The engine's windows are saved only when the processor stops: saving
+// them serialises every patient's history under the engine's lock, which
+// under load stalled alerts for seconds. Open alerts do not depend on it
+// (they are in the active-alerts bucket, see reconcile); after a crash the
+// windows refill from new measurements and sustain timers start again.
 func (p *Processor) ticker(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	lastSnap := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
 			p.mu.Lock()
-			evs := p.engine.Tick(now)
-			p.emit(ctx, evs)
-			if now.Sub(lastSnap) >= p.cfg.SnapshotEvery {
-				p.snapshot(ctx)
-				lastSnap = now
-			}
+			p.emit(ctx, p.engine.Tick(now))
 			p.mu.Unlock()
 		}
 	}
