@@ -122,8 +122,8 @@ func DefaultConfig() Config {
 			TCPAddr:             ":1883",
 			WSAddr:              ":8083",
 			PublishTimeout:      5 * time.Second,
-			ClientWritesPending: 1024,
-			ClientBufferSize:    2048,
+			ClientWritesPending: 128,
+			ClientBufferSize:    1024,
 		},
 		HTTP: HTTPConfig{Addr: ":8080"},
 		NATS: NATSConfig{

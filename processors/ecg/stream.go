@@ -107,11 +107,15 @@ func (p *Processor) Start(ctx context.Context) error {
 		defer p.wg.Done()
 		for {
 			msg, err := iter.Next()
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					p.log.Warn("ecg consumer stopped", "error", err)
-				}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
+			}
+			if err != nil {
+				// Missed heartbeats and the like are transient: the
+				// iterator keeps pulling by itself.
+				p.log.Warn("ecg consumer", "error", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
 			}
 			p.handle(runCtx, msg)
 		}

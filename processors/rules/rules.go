@@ -176,11 +176,16 @@ func (p *Processor) loop(ctx context.Context, it jetstream.MessagesContext, hand
 		defer p.wg.Done()
 		for {
 			msg, err := it.Next()
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					p.log.Warn("rule consumer stopped", "error", err)
-				}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
+			}
+			if err != nil {
+				// A missed heartbeat under load and the like: the iterator
+				// keeps pulling by itself. Stopping here would stop every
+				// alert.
+				p.log.Warn("rule consumer", "error", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
 			}
 			handle(ctx, msg)
 		}
