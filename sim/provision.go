@@ -79,13 +79,25 @@ type Provisioner struct {
 var ErrConflict = errors.New("already exists")
 
 func (p *Provisioner) post(ctx context.Context, path string, body, out any) error {
+	return p.send(ctx, http.MethodPost, path, body, out)
+}
+
+// SetOverrides replaces a patient's rule threshold overrides.
+func (p *Provisioner) SetOverrides(ctx context.Context, farm, patient string, o map[string]float64) error {
+	if err := p.send(ctx, http.MethodPut, "/api/v1/farms/"+farm+"/patients/"+patient+"/overrides", o, nil); err != nil {
+		return fmt.Errorf("overrides of %s: %w", patient, err)
+	}
+	return nil
+}
+
+func (p *Provisioner) send(ctx context.Context, method, path string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.BaseURL, "/")+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(p.BaseURL, "/")+path, bytes.NewReader(b))
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+p.Token)
@@ -95,22 +107,22 @@ func (p *Provisioner) post(ctx context.Context, path string, body, out any) erro
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("POST %s: read answer: %w", path, err)
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusConflict:
-		return fmt.Errorf("POST %s: %w", path, ErrConflict)
+		return fmt.Errorf("%s %s: %w", method, path, ErrConflict)
 	case resp.StatusCode/100 != 2:
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, bytes.TrimSpace(data))
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("POST %s: decode answer: %w", path, err)
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 		}
 	}
 	return nil

@@ -215,6 +215,16 @@ func simCredentials(cmd *cobra.Command, f simFlags, fleet *sim.Fleet, farm strin
 	if err != nil {
 		return nil, err
 	}
+	if f.speed != "1" {
+		// device_offline waits 2 minutes of wall clock for a device to come
+		// back; a replay compresses hours into seconds, so the simulated
+		// patients report an offline device at once.
+		for _, per := range fleet.People {
+			if err := p.SetOverrides(cmd.Context(), farm, per.ID, map[string]float64{"device_offline.grace_s": 0}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if f.creds != "" {
 		if err := sim.SaveCredentials(f.creds, c); err != nil {
 			return nil, err
