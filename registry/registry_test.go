@@ -272,6 +272,20 @@ func TestSetOverridesAndOnChange(t *testing.T) {
 		changes = append(changes, kind+":"+farm+":"+id)
 	})
 	seed(t, r)
+	patientChanges := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range changes {
+			if c == "patient:f1:p1" {
+				n++
+			}
+		}
+		return n
+	}
+	// The watcher skips an echo older than what memory holds, so wait for
+	// the create's notification before the update.
+	eventually(t, "create notified", func() bool { return patientChanges() == 1 })
 	before, _ := r.Patient("f1", "p1")
 	o := map[string]float64{"hr.high": 130, "spo2.low": 91.5}
 	p := must(r.SetOverrides(ctx, "f1", "p1", o))(t)
@@ -287,15 +301,10 @@ func TestSetOverridesAndOnChange(t *testing.T) {
 	}
 	eventually(t, "override change notified", func() bool {
 		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, c := range changes {
-			if c == "patient:f1:p1" {
-				n++
-			}
-		}
+		farm := slices.Contains(changes, "farm:f1:f1")
+		mu.Unlock()
 		// One for the create, one for the override update.
-		return n == 2 && slices.Contains(changes, "farm:f1:f1")
+		return patientChanges() == 2 && farm
 	})
 	// Tokens are reported under their farm.
 	tok, _, err := r.CreateToken(ctx, "f1", []string{"read"})
