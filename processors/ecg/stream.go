@@ -2,7 +2,6 @@ package ecg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -102,30 +101,7 @@ func (p *Processor) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			msg, err := iter.Next()
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			if err != nil {
-				// Missed heartbeats and the like are transient: the
-				// iterator keeps pulling by itself.
-				p.log.Warn("ecg consumer", "error", err)
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			p.handle(runCtx, msg)
-		}
-	}()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		<-runCtx.Done()
-		iter.Stop()
-	}()
+	processors.Each(runCtx, &p.wg, iter, p.log, p.handle)
 	return nil
 }
 

@@ -139,8 +139,8 @@ func (p *Processor) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	p.loop(runCtx, telem, p.handleTelemetry)
-	p.loop(runCtx, control, p.handleControl)
+	processors.Each(runCtx, &p.wg, telem, p.log, p.handleTelemetry)
+	processors.Each(runCtx, &p.wg, control, p.log, p.handleControl)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -167,34 +167,6 @@ func (p *Processor) consume(ctx context.Context, stream, durable, filter string)
 		return nil, fmt.Errorf("consumer %s on %s: %w", durable, stream, err)
 	}
 	return it, nil
-}
-
-// loop handles one consumer's messages in order until ctx ends.
-func (p *Processor) loop(ctx context.Context, it jetstream.MessagesContext, handle func(context.Context, jetstream.Msg)) {
-	p.wg.Add(2)
-	go func() {
-		defer p.wg.Done()
-		for {
-			msg, err := it.Next()
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			if err != nil {
-				// A missed heartbeat under load and the like: the iterator
-				// keeps pulling by itself. Stopping here would stop every
-				// alert.
-				p.log.Warn("rule consumer", "error", err)
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			handle(ctx, msg)
-		}
-	}()
-	go func() {
-		defer p.wg.Done()
-		<-ctx.Done()
-		it.Stop()
-	}()
 }
 
 // ticker drives the wall-clock rules (deadman, escalation).
