@@ -133,28 +133,38 @@ func Connections(ctx context.Context, t Target, n, waves int) (ConnResult, error
 }
 
 func openAll(ctx context.Context, addr string, creds []Creds, conns []net.Conn) error {
+	return fanOut(len(creds), 64, func(i int) error {
+		conn, err := rawConnect(ctx, addr, creds[i])
+		if err != nil {
+			return fmt.Errorf("%s: %w", creds[i].Device, err)
+		}
+		conns[i] = conn
+		return nil
+	})
+}
+
+// fanOut runs fn(0..n-1) with at most limit at once and joins the first
+// few errors.
+func fanOut(n, limit int, fn func(i int) error) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
-		sem  = make(chan struct{}, 64)
+		sem  = make(chan struct{}, limit)
 	)
-	for i, c := range creds {
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conn, err := rawConnect(ctx, addr, c)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
+			if err := fn(i); err != nil {
+				mu.Lock()
 				if len(errs) < 5 {
-					errs = append(errs, fmt.Errorf("%s: %w", c.Device, err))
+					errs = append(errs, err)
 				}
-				return
+				mu.Unlock()
 			}
-			conns[i] = conn
 		}()
 	}
 	wg.Wait()

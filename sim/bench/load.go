@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -35,35 +34,21 @@ func Payload(seq int, ts time.Time) []byte {
 // connectAll connects one paho client per device, a few at a time.
 func connectAll(ctx context.Context, addr string, creds []Creds) ([]paho.Client, error) {
 	clients := make([]paho.Client, len(creds))
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, 32)
-	)
-	for i, c := range creds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(c.ClientID()).
-				SetUsername(c.Username).SetPassword(c.Password).SetCleanSession(true).
-				SetAutoReconnect(false).SetKeepAlive(60 * time.Second).SetOrderMatters(false)
-			cl := paho.NewClient(opts)
-			if err := wait(ctx, cl.Connect()); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("connect %s: %w", c.Device, err))
-				mu.Unlock()
-				return
-			}
-			clients[i] = cl
-		}()
-	}
-	wg.Wait()
-	if len(errs) > 0 {
+	err := fanOut(len(creds), 32, func(i int) error {
+		c := creds[i]
+		opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(c.ClientID()).
+			SetUsername(c.Username).SetPassword(c.Password).SetCleanSession(true).
+			SetAutoReconnect(false).SetKeepAlive(60 * time.Second).SetOrderMatters(false)
+		cl := paho.NewClient(opts)
+		if err := wait(ctx, cl.Connect()); err != nil {
+			return fmt.Errorf("connect %s: %w", c.Device, err)
+		}
+		clients[i] = cl
+		return nil
+	})
+	if err != nil {
 		disconnectAll(clients)
-		return nil, errors.Join(errs...)
+		return nil, err
 	}
 	return clients, nil
 }
