@@ -171,7 +171,7 @@ func (b *Broker) Server() *mqtt.Server { return b.srv }
 // Stop closes the listeners and every client, then stops alert delivery.
 func (b *Broker) Stop(ctx context.Context) error {
 	done := make(chan error, 1)
-	go func() { done <- b.srv.Close() }()
+	go func() { done <- Shutdown(b.srv) }()
 	var err error
 	select {
 	case err = <-done:

@@ -70,7 +70,10 @@ func (h *statusHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // offline but expected; anything else (network drop, keep-alive timeout,
 // protocol error) is unexpected.
 func (h *statusHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	if h.track(cl, -1) > 0 || cl.IsTakenOver() || errors.Is(err, packets.ErrServerShuttingDown) {
+	// A server shutting down stops the client first; err is then the read
+	// error that followed, so the cause is asked of the client.
+	shutdown := errors.Is(err, packets.ErrServerShuttingDown) || errors.Is(cl.StopCause(), packets.ErrServerShuttingDown)
+	if h.track(cl, -1) > 0 || cl.IsTakenOver() || shutdown {
 		return
 	}
 	// mochi reports a clean DISCONNECT as a nil error.

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/medbiz/medbiz/broker"
+
 	"context"
 	"fmt"
 	"io"
@@ -55,12 +57,12 @@ func StartMochi(ctx context.Context, log *slog.Logger) (*MochiTarget, error) {
 		SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false)
 	m.sub = paho.NewClient(opts)
 	if err := wait(ctx, m.sub.Connect()); err != nil {
-		_ = s.Close()
+		_ = broker.Shutdown(s)
 		return nil, fmt.Errorf("mochi baseline: connect subscriber: %w", err)
 	}
 	if err := wait(ctx, m.sub.Subscribe("farms/+/devices/+/telemetry", 0, func(paho.Client, paho.Message) { m.got.Add(1) })); err != nil {
 		m.sub.Disconnect(0)
-		_ = s.Close()
+		_ = broker.Shutdown(s)
 		return nil, fmt.Errorf("mochi baseline: subscribe: %w", err)
 	}
 	return m, nil
@@ -109,7 +111,7 @@ func (m *MochiTarget) Close(context.Context) error {
 	var err error
 	m.once.Do(func() {
 		m.sub.Disconnect(100)
-		if e := m.server.Close(); e != nil {
+		if e := broker.Shutdown(m.server); e != nil {
 			err = fmt.Errorf("mochi baseline: close: %w", e)
 		}
 	})
