@@ -1,7 +1,6 @@
 package ecg
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,18 +16,8 @@ func TestIrregularityOnRecords(t *testing.T) {
 	dir := mitdbtest.Dir(t)
 	var afHi, afN, nHi, nN int
 	for _, rec := range mitdbtest.Records(t, dir) {
-		h, err := wfdb.ReadHeader(filepath.Join(dir, rec+".hea"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := h.ReadSignals()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann, err := wfdb.ReadAnnotations(filepath.Join(dir, rec+".atr"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		h, sig := readRecord(t, dir, rec)
+		ann := readAnnotations(t, dir, rec)
 		// rhythm label in force at each rhythm change
 		var at []int64
 		var label []string

@@ -1,12 +1,10 @@
 package ecg
 
 import (
-	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/medbiz/medbiz/internal/mitdbtest"
-	"github.com/medbiz/medbiz/processors/ecg/wfdb"
 )
 
 // TestEmissionDelay: every beat is emitted at most MaxDelay after its R
@@ -14,14 +12,7 @@ import (
 func TestEmissionDelay(t *testing.T) {
 	dir := mitdbtest.Dir(t)
 	for _, rec := range mitdbtest.Records(t, dir) {
-		h, err := wfdb.ReadHeader(filepath.Join(dir, rec+".hea"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := h.ReadSignals()
-		if err != nil {
-			t.Fatal(err)
-		}
+		h, sig := readRecord(t, dir, rec)
 		x := h.Physical(0, sig[0])
 		d := NewDetector(h.FS)
 		var delays []float64

@@ -1,7 +1,6 @@
 package ecg
 
 import (
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -20,18 +19,8 @@ import (
 func TestMonitorSinceBeatOnRecords(t *testing.T) {
 	dir := mitdbtest.Dir(t)
 	for _, rec := range mitdbtest.Records(t, dir) {
-		h, err := wfdb.ReadHeader(filepath.Join(dir, rec+".hea"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := h.ReadSignals()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ann, err := wfdb.ReadAnnotations(filepath.Join(dir, rec+".atr"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		h, sig := readRecord(t, dir, rec)
+		ann := readAnnotations(t, dir, rec)
 		var beats []float64 // seconds
 		for _, a := range ann {
 			if wfdb.IsBeat(a.Code) {

@@ -3,11 +3,9 @@ package ecg
 import (
 	"math"
 	"math/rand"
-	"path/filepath"
 	"testing"
 
 	"github.com/medbiz/medbiz/internal/mitdbtest"
-	"github.com/medbiz/medbiz/processors/ecg/wfdb"
 )
 
 func rate(x []float32, fs float64) []Quality {
@@ -70,14 +68,7 @@ func TestSQICases(t *testing.T) {
 func TestSQIOnRecords(t *testing.T) {
 	dir := mitdbtest.Dir(t)
 	for _, rec := range mitdbtest.Records(t, dir) {
-		h, err := wfdb.ReadHeader(filepath.Join(dir, rec+".hea"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := h.ReadSignals()
-		if err != nil {
-			t.Fatal(err)
-		}
+		h, sig := readRecord(t, dir, rec)
 		qs := rate(h.Physical(0, sig[0]), h.FS)
 		bad := map[string]int{}
 		nbad := 0
