@@ -54,6 +54,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad address", "http:\n  addr: nowhere\n", nil, "http.addr"},
 		{"bad sync", "nats:\n  sync_interval: sometimes\n", nil, "nats.sync_interval"},
 		{"bad influx url", "influx:\n  url: influxdb:8086\n", nil, "influx.url"},
+		{"missing rules dir", "rules:\n  dir: /nonexistent/medbiz-rules\n", nil, "rules.dir: stat /nonexistent/medbiz-rules"},
+		{"no packs at all", "rules:\n  builtin: false\n", nil, "rules.dir: rules.builtin is false"},
+		{"rules dir is a file", "rules:\n  dir: " + filepath.Join("..", "go.mod") + "\n", nil, "rules.dir: ../go.mod is not a folder"},
 		{"unknown env", "", []string{"MEDBIZ_HTTP_ADRESS=:1"}, "MEDBIZ_HTTP_ADRESS"},
 		{"bad env value", "", []string{"MEDBIZ_STORE_BATCH_SIZE=lots"}, "batch_size"},
 	}

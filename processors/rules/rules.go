@@ -28,8 +28,9 @@ import (
 
 // Config configures the rule processor.
 type Config struct {
-	// Dir holds the rule packs (*.yaml).
-	Dir string
+	// Packs are the folders of rule packs, loaded in order (rules.Load) at
+	// New and on every Reload.
+	Packs []rules.Source
 	// EscalateAfter re-sends an unacknowledged critical alert.
 	EscalateAfter time.Duration
 	// Deadman overrides the packs' no-data time when positive.
@@ -87,7 +88,7 @@ func New(cfg Config, js jetstream.JetStream, reg *registry.Registry, promReg pro
 	if cfg.Durable == "" {
 		cfg.Durable = "rules"
 	}
-	pack, err := rules.LoadDir(cfg.Dir)
+	pack, err := rules.Load(cfg.Packs...)
 	if err != nil {
 		return nil, fmt.Errorf("rule packs: %w", err)
 	}
@@ -146,7 +147,7 @@ func (p *Processor) Start(ctx context.Context) error {
 		defer p.wg.Done()
 		p.ticker(runCtx)
 	}()
-	p.log.Info("rule engine running", "dir", p.cfg.Dir)
+	p.log.Info("rule engine running", "packs", packNames(p.cfg.Packs))
 	return nil
 }
 
@@ -390,7 +391,7 @@ func (p *Processor) reconcile(ctx context.Context) error {
 // Reload compiles the packs again and swaps them in; a pack with an error
 // is rejected, counted, and the running packs stay.
 func (p *Processor) Reload() error {
-	pack, err := rules.LoadDir(p.cfg.Dir)
+	pack, err := rules.Load(p.cfg.Packs...)
 	if err != nil {
 		p.m.reloads.WithLabelValues("error").Inc()
 		p.log.Error("rule packs rejected; the previous packs keep running", "error", err)
@@ -398,8 +399,16 @@ func (p *Processor) Reload() error {
 	}
 	p.engine.SetPack(pack)
 	p.m.reloads.WithLabelValues("ok").Inc()
-	p.log.Info("rule packs reloaded", "dir", p.cfg.Dir)
+	p.log.Info("rule packs reloaded", "packs", packNames(p.cfg.Packs))
 	return nil
+}
+
+func packNames(srcs []rules.Source) []string {
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		names[i] = s.Name
+	}
+	return names
 }
 
 // Stop ends consumption, then saves a last snapshot.
