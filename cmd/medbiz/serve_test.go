@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,24 +15,6 @@ import (
 
 // raceEnabled is set by race_test.go under -race.
 var raceEnabled bool
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // buildMedbiz builds this command into a temporary folder, as `go install`
 // would, and returns the binary's path.
@@ -78,10 +58,16 @@ var readyLine = regexp.MustCompile(`msg="medbiz ready" .*\bhttp=(\S+)`)
 func TestServeFromAnEmptyFolder(t *testing.T) {
 	bin := buildMedbiz(t)
 	dir := t.TempDir()
-	var logs syncBuffer
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	logs := func() string { b, _ := os.ReadFile(logPath); return string(b) }
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = hermeticEnv(
 		"MEDBIZ_MQTT_TCP_ADDR=127.0.0.1:0", "MEDBIZ_MQTT_WS_ADDR=127.0.0.1:0", "MEDBIZ_HTTP_ADDR=127.0.0.1:0",
 		"MEDBIZ_NATS_EMBEDDED_ADDR=127.0.0.1:0", "MEDBIZ_INFLUX_EMBEDDED_ADDR=127.0.0.1:0",
@@ -98,7 +84,7 @@ func TestServeFromAnEmptyFolder(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("medbiz serve output:\n%s", logs.String())
+			t.Logf("medbiz serve output:\n%s", logs())
 		}
 	})
 
@@ -106,7 +92,7 @@ func TestServeFromAnEmptyFolder(t *testing.T) {
 	defer cancel()
 	var addr string
 	for addr == "" {
-		if m := readyLine.FindStringSubmatch(logs.String()); m != nil {
+		if m := readyLine.FindStringSubmatch(logs()); m != nil {
 			addr = m[1]
 			break
 		}
@@ -131,7 +117,7 @@ func TestServeFromAnEmptyFolder(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /readyz: %s, want 200", resp.Status)
 	}
-	if out := logs.String(); !strings.Contains(out, "packs=[builtin]") {
+	if out := logs(); !strings.Contains(out, "packs=[builtin]") {
 		t.Errorf("the rule engine did not run on the built-in packs alone")
 	}
 	for _, p := range []string{"data/admin.token", "data/nats", "data/influx"} {
