@@ -13,17 +13,6 @@ import (
 	"github.com/medbiz/medbiz/rules"
 )
 
-func runCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
 // TestPrintDefaultsIsAUsableConfig: what print-defaults shows loads as a
 // config file and gives exactly the defaults.
 func TestPrintDefaultsIsAUsableConfig(t *testing.T) {
