@@ -7,60 +7,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/medbiz/medbiz/feeds"
+	"github.com/medbiz/medbiz/feeds/internal/recorded"
 	"github.com/medbiz/medbiz/feeds/portal"
 )
 
-// reply is what the recorded service answers next.
-type reply struct {
-	status int
-	header map[string]string
-	file   string // under testdata/
-}
-
-// service is a local stand-in for the portal serving recorded answers
-// (these machines cannot reach the real one).
-type service struct {
-	mu      sync.Mutex
-	next    []reply
-	queries []url.Values
-	srv     *httptest.Server
-}
-
-func newService(t *testing.T) *service {
-	s := &service{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.queries = append(s.queries, r.URL.Query())
-		rp := reply{status: 200, file: "ok.json"}
-		if len(s.next) > 0 {
-			rp, s.next = s.next[0], s.next[1:]
-		}
-		s.mu.Unlock()
-		for k, v := range rp.header {
-			w.Header().Set(k, v)
-		}
-		body, err := os.ReadFile("testdata/" + rp.file)
-		if rp.file != "" && err != nil {
-			t.Errorf("testdata: %v", err)
-		}
-		w.WriteHeader(rp.status)
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *service) answer(rs ...reply) {
-	s.mu.Lock()
-	s.next = append(s.next, rs...)
-	s.mu.Unlock()
+func newService(t *testing.T) *recorded.Service {
+	return recorded.New(t, "testdata", recorded.Reply{File: "ok.json"})
 }
 
 // 14:45 KST on 5 August 2026: the 14:00 observation is out.
@@ -80,12 +37,12 @@ func newSource(t *testing.T, base string) *Source {
 
 func TestPollObservation(t *testing.T) {
 	svc := newService(t)
-	src := newSource(t, svc.srv.URL)
+	src := newSource(t, svc.URL)
 	rs, err := src.Poll(context.Background(), "seoul")
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := svc.queries[0]
+	q := svc.Queries()[0]
 	// The key configured in its encoded form reaches the portal decoded
 	// once, not twice.
 	for k, want := range map[string]string{"serviceKey": key, "base_date": "20260805", "base_time": "1400",
@@ -122,13 +79,13 @@ func TestPollObservation(t *testing.T) {
 
 func TestPollAsksForThePublishedHour(t *testing.T) {
 	svc := newService(t)
-	src := newSource(t, svc.srv.URL)
+	src := newSource(t, svc.URL)
 	src.cfg.Now = func() time.Time { return time.Date(2026, 8, 5, 0, 20, 0, 0, portal.KST) }
 	if _, err := src.Poll(context.Background(), "seoul"); err != nil {
 		t.Fatal(err)
 	}
 	// At 00:20 the midnight observation is not out yet: yesterday 23:00.
-	if q := svc.queries[0]; q.Get("base_date") != "20260804" || q.Get("base_time") != "2300" {
+	if q := svc.Queries()[0]; q.Get("base_date") != "20260804" || q.Get("base_time") != "2300" {
 		t.Errorf("asked for %s %s", q.Get("base_date"), q.Get("base_time"))
 	}
 }
@@ -137,31 +94,31 @@ func TestPollAnswers(t *testing.T) {
 	retryAt := now.Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	cases := []struct {
 		name      string
-		reply     reply
+		reply     recorded.Reply
 		metrics   []string // readings expected on success
 		permanent bool
 		wait      time.Duration // > 0: a rate limit with this wait
 		errText   string
 	}{
-		{name: "missing values", reply: reply{status: 200, file: "missing.json"}, metrics: []string{"humidity"}},
-		{name: "no data code", reply: reply{status: 200, file: "nodata.json"}},
-		{name: "empty item list", reply: reply{status: 200, file: "empty_items.json"}},
-		{name: "error result code", reply: reply{status: 200, file: "bad_param.json"}, permanent: true, errText: "INVALID_REQUEST_PARAMETER_ERROR"},
-		{name: "XML error header", reply: reply{status: 200, file: "bad_param.xml"}, permanent: true, errText: "INVALID_REQUEST_PARAMETER_ERROR"},
-		{name: "unregistered key", reply: reply{status: 200, file: "bad_key.xml"}, permanent: true, errText: "SERVICE_KEY_IS_NOT_REGISTERED_ERROR"},
-		{name: "daily quota spent", reply: reply{status: 200, file: "quota.xml"}, wait: 9*time.Hour + 16*time.Minute, errText: "LIMITED_NUMBER"},
-		{name: "malformed JSON", reply: reply{status: 200, file: "malformed.json"}, errText: "malformed answer"},
-		{name: "429 Retry-After seconds", reply: reply{status: 429, header: map[string]string{"Retry-After": "120"}}, wait: 2 * time.Minute, errText: "HTTP 429"},
-		{name: "503 Retry-After date", reply: reply{status: 503, header: map[string]string{"Retry-After": retryAt}}, wait: 90 * time.Second, errText: "HTTP 503"},
-		{name: "503 without Retry-After", reply: reply{status: 503}, errText: "HTTP 503"},
-		{name: "500", reply: reply{status: 500}, errText: "HTTP 500"},
-		{name: "403", reply: reply{status: 403}, permanent: true, errText: "HTTP 403"},
+		{name: "missing values", reply: recorded.Reply{File: "missing.json"}, metrics: []string{"humidity"}},
+		{name: "no data code", reply: recorded.Reply{File: "nodata.json"}},
+		{name: "empty item list", reply: recorded.Reply{File: "empty_items.json"}},
+		{name: "error result code", reply: recorded.Reply{File: "bad_param.json"}, permanent: true, errText: "INVALID_REQUEST_PARAMETER_ERROR"},
+		{name: "XML error header", reply: recorded.Reply{File: "bad_param.xml"}, permanent: true, errText: "INVALID_REQUEST_PARAMETER_ERROR"},
+		{name: "unregistered key", reply: recorded.Reply{File: "bad_key.xml"}, permanent: true, errText: "SERVICE_KEY_IS_NOT_REGISTERED_ERROR"},
+		{name: "daily quota spent", reply: recorded.Reply{File: "quota.xml"}, wait: 9*time.Hour + 16*time.Minute, errText: "LIMITED_NUMBER"},
+		{name: "malformed JSON", reply: recorded.Reply{File: "malformed.json"}, errText: "malformed answer"},
+		{name: "429 Retry-After seconds", reply: recorded.Reply{Status: 429, Header: map[string]string{"Retry-After": "120"}}, wait: 2 * time.Minute, errText: "HTTP 429"},
+		{name: "503 Retry-After date", reply: recorded.Reply{Status: 503, Header: map[string]string{"Retry-After": retryAt}}, wait: 90 * time.Second, errText: "HTTP 503"},
+		{name: "503 without Retry-After", reply: recorded.Reply{Status: 503}, errText: "HTTP 503"},
+		{name: "500", reply: recorded.Reply{Status: 500}, errText: "HTTP 500"},
+		{name: "403", reply: recorded.Reply{Status: 403}, permanent: true, errText: "HTTP 403"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			svc := newService(t)
-			svc.answer(c.reply)
-			rs, err := newSource(t, svc.srv.URL).Poll(context.Background(), "seoul")
+			svc.Answer(c.reply)
+			rs, err := newSource(t, svc.URL).Poll(context.Background(), "seoul")
 			if c.errText == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -196,9 +153,10 @@ func TestPollAnswers(t *testing.T) {
 }
 
 func TestNetworkErrorHidesKey(t *testing.T) {
-	svc := newService(t)
-	base := svc.srv.URL
-	svc.srv.Close()
+	// A port nothing listens on any more.
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close()
 	_, err := newSource(t, base).Poll(context.Background(), "seoul")
 	if err == nil || feeds.IsPermanent(err) {
 		t.Fatalf("closed server: %v", err)
