@@ -272,3 +272,47 @@ func TestSnapshotKeepsContext(t *testing.T) {
 		t.Error("null region accepted")
 	}
 }
+
+// TestNormalDayInAHeatWave replays the ordinary elderly day of
+// TestNormalDayNoAlert in the middle of a heat wave with poor air: the
+// context rules need the person's own signs, so nothing is raised.
+func TestNormalDayInAHeatWave(t *testing.T) {
+	ms := normalDay("elderly", 42)
+	start := ms[0].Time.Truncate(24 * time.Hour)
+	clock := &fakeClock{t: start}
+	eng := NewEngine(shipped(t), clock, Options{})
+	var ctx []telemetry.Measurement
+	for h := -48 * time.Hour; h <= 24*time.Hour; h += time.Hour {
+		ctx = append(ctx,
+			telemetry.Measurement{Time: start.Add(h), Metric: telemetry.ApparentTemp, Value: 35},
+			telemetry.Measurement{Time: start.Add(h), Metric: telemetry.AQI, Value: 160})
+	}
+	info := PatientInfo{Farm: "f1", ID: "p1", Profile: "elderly", Region: "seoul"}
+	k := 0
+	for i := 0; i < len(ms); {
+		j := i
+		for j < len(ms) && ms[j].Time.Equal(ms[i].Time) {
+			j++
+		}
+		// Context arrives as the hours pass, as from a live feed.
+		n := k
+		for n < len(ctx) && !ctx[n].Time.After(ms[i].Time) {
+			n++
+		}
+		if n > k {
+			if err := eng.ObserveContext("seoul", ctx[k:n]); err != nil {
+				t.Fatal(err)
+			}
+			k = n
+		}
+		clock.Set(ms[i].Time)
+		for _, e := range append(eng.Observe(info, ms[i:j]), eng.Tick(ms[i].Time)...) {
+			t.Errorf("normal day in a heat wave raised %s %s at %s: %s", e.Rule, e.State, e.TS.Format("15:04"), e.Message)
+		}
+		i = j
+	}
+	// The heat wave was visible to the rules all along.
+	if got := eng.regions["seoul"].Series[telemetry.ApparentTemp]; len(got.Pts) < 48 {
+		t.Errorf("only %d hours of context held", len(got.Pts))
+	}
+}

@@ -59,7 +59,7 @@ type scenario struct {
 	Region  string  `yaml:"region"`
 	Tracks  []track `yaml:"tracks"`
 	Context []track `yaml:"context"`
-	Points []struct {
+	Points  []struct {
 		At     string             `yaml:"at"`
 		Values map[string]float64 `yaml:"values"`
 	} `yaml:"points"`
