@@ -28,7 +28,7 @@ import (
 	"github.com/medbiz/medbiz/api"
 	"github.com/medbiz/medbiz/broker"
 	"github.com/medbiz/medbiz/bus"
-	"github.com/medbiz/medbiz/processors/rules"
+	"github.com/medbiz/medbiz/processors/alerting"
 	"github.com/medbiz/medbiz/registry"
 	"github.com/medbiz/medbiz/storage"
 	"github.com/medbiz/medbiz/telemetry"
@@ -49,7 +49,7 @@ type App struct {
 	store    *storage.Client
 	reg      *registry.Registry
 	broker   *broker.Broker
-	rules    *rules.Processor
+	alerting *alerting.Processor
 	httpSrv  *http.Server
 	httpAddr string
 	admin    string

@@ -11,7 +11,7 @@ import (
 	"github.com/medbiz/medbiz/bus"
 	"github.com/medbiz/medbiz/processors"
 	"github.com/medbiz/medbiz/processors/ecg"
-	"github.com/medbiz/medbiz/processors/rules"
+	"github.com/medbiz/medbiz/processors/alerting"
 	"github.com/medbiz/medbiz/processors/store"
 )
 
@@ -36,17 +36,17 @@ func (a *App) startProcessors(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.Rules.Enabled {
-		rp, err := rules.New(rules.Config{
+		rp, err := alerting.New(alerting.Config{
 			Dir: a.cfg.Rules.Dir, EscalateAfter: a.cfg.Rules.EscalateAfter, Deadman: a.cfg.Rules.Deadman,
 			PublishTimeout: a.cfg.MQTT.PublishTimeout,
 		}, a.js, a.reg, a.Metrics, a.log)
 		if err != nil {
 			return fmt.Errorf("rules.dir %q: %w (run from the project root, or set rules.dir)", a.cfg.Rules.Dir, err)
 		}
-		if err := a.startProcessor(ctx, "rules", rp); err != nil {
+		if err := a.startProcessor(ctx, "alerting", rp); err != nil {
 			return err
 		}
-		a.rules = rp
+		a.alerting = rp
 		if err := a.watchRules(); err != nil {
 			return err
 		}
@@ -71,10 +71,10 @@ func (a *App) startProcessor(ctx context.Context, name string, p processors.Proc
 // Reload re-reads the rule packs (SIGHUP); a pack with an error is
 // rejected and the running packs stay.
 func (a *App) Reload() error {
-	if a.rules == nil {
+	if a.alerting == nil {
 		return fmt.Errorf("the rule engine is not enabled")
 	}
-	return a.rules.Reload()
+	return a.alerting.Reload()
 }
 
 // watchRules reloads the packs when a file in rules.dir changes, once the
@@ -108,7 +108,7 @@ func (a *App) watchRules() error {
 				a.log.Warn("rules.dir watch", "error", err)
 			case <-settle:
 				settle = nil
-				_ = a.rules.Reload() // logged and counted by the processor
+				_ = a.alerting.Reload() // logged and counted by the processor
 			}
 		}
 	}()

@@ -19,7 +19,7 @@ const (
 	TelemetryStream = "TELEMETRY"
 	AlertsStream    = "ALERTS"
 	// ControlStream carries device status changes and caregivers'
-	// acknowledgements to the rule processor.
+	// acknowledgements to the alerting processor.
 	ControlStream = "CONTROL"
 )
 

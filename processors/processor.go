@@ -1,5 +1,5 @@
 // Package processors holds medbiz's stream processors, one folder each
-// (store, rules, ecg), all consuming NATS JetStream. This file declares the
+// (store, alerting, ecg), all consuming NATS JetStream. This file declares the
 // lifecycle they share so the app can start and stop them alike.
 package processors
 

@@ -1,11 +1,11 @@
-// Package rules is the stream processor that runs the rule engine: it
+// Package alerting is the stream processor that runs the rule engine: it
 // feeds each patient's telemetry, device status changes and caregivers'
 // acknowledgements into rules.Engine, publishes every alert state change
 // to the ALERTS stream, keeps the active-alerts bucket current for
 // caregivers who connect later (and to reconcile the engine with after a
 // restart), and saves the engine's windows when it stops. It owns no rule
 // logic: that is package rules.
-package rules
+package alerting
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 	"github.com/medbiz/medbiz/telemetry"
 )
 
-// Config configures the rule processor.
+// Config configures the alerting processor.
 type Config struct {
 	// Dir holds the rule packs (*.yaml).
 	Dir string
