@@ -46,7 +46,7 @@ type App struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	engine   *storage.Engine
-	store    *storage.Client
+	influx   *storage.Client
 	reg      *registry.Registry
 	broker   *broker.Broker
 	alerting *alerting.Processor
@@ -122,10 +122,13 @@ func (a *App) Start(ctx context.Context) (err error) {
 func (a *App) startNATS(ctx context.Context) error {
 	url := a.cfg.NATS.URL
 	if url == "" {
-		sync, _ := a.cfg.NATS.Sync()
+		syncEvery, err := a.cfg.NATS.Sync()
+		if err != nil {
+			return fmt.Errorf("nats.sync_interval: %w", err)
+		}
 		e, err := bus.StartEmbedded(bus.EmbeddedConfig{
 			Dir: filepath.Join(a.cfg.DataDir, "nats"), Addr: a.cfg.NATS.EmbeddedAddr,
-			SyncInterval: sync, SyncAlways: sync == 0, Logger: a.log.With("component", "nats"),
+			SyncInterval: syncEvery, SyncAlways: syncEvery == 0, Logger: a.log.With("component", "nats"),
 		})
 		if err != nil {
 			return err
@@ -166,7 +169,7 @@ func (a *App) startInflux(ctx context.Context) error {
 			URL: url, Token: a.cfg.Influx.Token, Org: a.cfg.Influx.Org, Logger: a.log,
 		})
 		if err == nil {
-			a.store = c
+			a.influx = c
 			a.onStop("influxdb client", func(context.Context) error { c.Close(); return nil })
 			return nil
 		}
@@ -213,7 +216,7 @@ func (a *App) startHTTP() error {
 	}
 	a.admin = token
 	handler := api.New(api.Deps{
-		Registry: a.reg, Store: a.store, JS: a.js, AdminToken: token,
+		Registry: a.reg, Store: a.influx, JS: a.js, AdminToken: token,
 		Ready: a.Ready, Gatherer: a.Metrics, Logger: a.log,
 	})
 	l, err := net.Listen("tcp", a.cfg.HTTP.Addr)
@@ -280,7 +283,7 @@ func (a *App) Ready(ctx context.Context) error {
 	if a.nc == nil || a.nc.Status() != nats.CONNECTED {
 		return errors.New("nats not connected")
 	}
-	if err := a.store.Ping(ctx); err != nil {
+	if err := a.influx.Ping(ctx); err != nil {
 		return fmt.Errorf("influxdb: %w", err)
 	}
 	return nil
@@ -341,7 +344,7 @@ func (a *App) AdminToken() string { return a.admin }
 func (a *App) Registry() *registry.Registry { return a.reg }
 
 // Storage is the app's InfluxDB client, for tests and benchmarks.
-func (a *App) Storage() *storage.Client { return a.store }
+func (a *App) Storage() *storage.Client { return a.influx }
 
 // JetStream is the app's JetStream context, for tests and benchmarks.
 func (a *App) JetStream() jetstream.JetStream { return a.js }

@@ -26,13 +26,13 @@ func (a *App) startProcessors(ctx context.Context) error {
 	if sc.MaxAckPending < sc.BatchSize*2 {
 		sc.MaxAckPending = sc.BatchSize * 2
 	}
-	if err := a.startProcessor(ctx, "store", store.New(sc, a.js, a.store, a.Metrics, a.log)); err != nil {
+	if err := a.startProcessor(ctx, "store", store.New(sc, a.js, a.influx, a.Metrics, a.log)); err != nil {
 		return err
 	}
 	as := store.DefaultConfig()
 	as.Stream, as.FilterSubjects, as.Durable = bus.AlertsStream, []string{"medbiz.alerts.>"}, "store-alerts"
 	as.FlushInterval, as.Encode = a.cfg.Store.FlushInterval, store.EncodeAlert
-	if err := a.startProcessor(ctx, "alert store", store.New(as, a.js, a.store, a.Metrics, a.log)); err != nil {
+	if err := a.startProcessor(ctx, "alert store", store.New(as, a.js, a.influx, a.Metrics, a.log)); err != nil {
 		return err
 	}
 	if a.cfg.Rules.Enabled {
