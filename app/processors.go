@@ -10,8 +10,8 @@ import (
 
 	"github.com/medbiz/medbiz/bus"
 	"github.com/medbiz/medbiz/processors"
-	"github.com/medbiz/medbiz/processors/ecg"
 	"github.com/medbiz/medbiz/processors/alerting"
+	"github.com/medbiz/medbiz/processors/ecg"
 	"github.com/medbiz/medbiz/processors/store"
 )
 
