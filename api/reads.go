@@ -180,7 +180,7 @@ func (a *API) activeAlerts(ctx context.Context, farm string) ([]rules.Event, err
 	if err != nil {
 		return nil, err
 	}
-	lister, err := kv.ListKeysFiltered(ctx, farm+".>")
+	lister, err := kv.ListKeysFiltered(ctx, bus.ActiveAlertsOfFarm(farm))
 	if err != nil {
 		return nil, err
 	}
