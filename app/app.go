@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,8 @@ import (
 	"github.com/medbiz/medbiz/api"
 	"github.com/medbiz/medbiz/broker"
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/goroutine"
+	"github.com/medbiz/medbiz/internal/retry"
 	"github.com/medbiz/medbiz/processors/alerting"
 	"github.com/medbiz/medbiz/registry"
 	"github.com/medbiz/medbiz/storage"
@@ -59,7 +62,20 @@ type App struct {
 	ready    atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
+
+	// goroutines are the app's own (HTTP serving, the rules.dir watch).
+	goroutines goroutine.Group
 }
+
+// How long Start waits for an external NATS or InfluxDB to accept
+// connections, retrying as retry.Startup says.
+const (
+	natsStartupWait   = 30 * time.Second
+	influxStartupWait = 60 * time.Second
+)
+
+// errStopping is returned by a start step that runs after Stop began.
+var errStopping = errors.New("medbiz is stopping")
 
 type namedStop struct {
 	name string
@@ -136,7 +152,7 @@ func (a *App) startNATS(ctx context.Context) error {
 		a.embedded = e
 		a.onStop("nats server", func(context.Context) error { e.Shutdown(); return nil })
 	}
-	connectCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	connectCtx, cancel := context.WithTimeout(ctx, natsStartupWait)
 	defer cancel()
 	nc, js, err := bus.Connect(connectCtx, url, a.embedded, a.log.With("component", "nats"))
 	if err != nil {
@@ -163,26 +179,26 @@ func (a *App) startInflux(ctx context.Context) error {
 		a.onStop("influxdb engine", func(context.Context) error { return e.Close() })
 	}
 	// An external InfluxDB may come up after medbiz: wait for it.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := storage.NewClient(ctx, storage.ClientConfig{
+	waitCtx, cancel := context.WithTimeout(ctx, influxStartupWait)
+	defer cancel()
+	var c *storage.Client
+	err := retry.Startup().Do(waitCtx, func() (err error) {
+		c, err = storage.NewClient(ctx, storage.ClientConfig{
 			URL: url, Token: a.cfg.Influx.Token, Org: a.cfg.Influx.Org, Logger: a.log,
 		})
-		if err == nil {
-			a.influx = c
-			a.onStop("influxdb client", func(context.Context) error { c.Close(); return nil })
-			return nil
+		if err != nil && !storage.IsRetryable(err) {
+			return backoff.Permanent(err)
 		}
-		if !storage.IsRetryable(err) || time.Now().After(deadline) {
-			return fmt.Errorf("influxdb %s: %w", url, err)
-		}
-		a.log.Warn("influxdb not reachable yet", "url", url, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		return err
+	}, func(err error, wait time.Duration) {
+		a.log.Warn("influxdb not reachable yet", "url", url, "error", err, "retry_in", wait)
+	})
+	if err != nil {
+		return fmt.Errorf("influxdb %s: %w", url, err)
 	}
+	a.influx = c
+	a.onStop("influxdb client", func(context.Context) error { c.Close(); return nil })
+	return nil
 }
 
 func (a *App) startBroker(ctx context.Context) error {
@@ -226,12 +242,15 @@ func (a *App) startHTTP() error {
 	a.httpAddr = l.Addr().String()
 	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
-	go func() {
+	if !a.goroutines.TryGo(func() {
 		defer close(served)
 		if err := a.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "error", err)
 		}
-	}()
+	}) {
+		l.Close()
+		return errStopping
+	}
 	a.onStop("http", func(ctx context.Context) error {
 		err := a.httpSrv.Shutdown(ctx)
 		<-served
@@ -294,12 +313,16 @@ func (a *App) Ready(ctx context.Context) error {
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.ready.Store(false)
+		a.goroutines.Stop()
 		var errs []error
 		for i := len(a.stops) - 1; i >= 0; i-- {
 			s := a.stops[i]
 			if err := s.fn(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop %s: %w", s.name, err))
 			}
+		}
+		if err := a.goroutines.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop: %w", err))
 		}
 		a.stopErr = errors.Join(errs...)
 	})
