@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/jstest"
 	"github.com/medbiz/medbiz/registry"
 	"github.com/medbiz/medbiz/rules"
 )
@@ -43,12 +43,8 @@ func start(t *testing.T) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	opts := natstest.DefaultTestOptions
-	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
-	srv := natstest.RunServer(&opts)
-	t.Cleanup(srv.Shutdown)
 	h := &harness{alerts: make(chan rules.Event, 16)}
-	h.nc, h.js = connect(t, srv)
+	h.nc, h.js = jstest.Connect(t, jstest.Server(t))
 	if err := bus.EnsureStreams(ctx, h.js, bus.StreamOptions{Replicas: 1, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
@@ -103,20 +99,6 @@ func start(t *testing.T) *harness {
 		}
 	})
 	return h
-}
-
-func connect(t *testing.T, srv *server.Server) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
 }
 
 func (h *harness) publish(t *testing.T, subject string, body any) {

@@ -6,14 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/jstest"
 	"github.com/medbiz/medbiz/internal/retry"
 	"github.com/medbiz/medbiz/storage"
 	"github.com/medbiz/medbiz/telemetry"
@@ -21,28 +19,10 @@ import (
 
 var base = time.Date(2026, 11, 27, 3, 40, 0, 0, time.UTC)
 
+// runJetStream starts JetStream with medbiz's streams.
 func runJetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	opts := natstest.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	srv := natstest.RunServer(&opts)
-	t.Cleanup(srv.Shutdown)
-	return connectJetStream(t, srv)
-}
-
-func connectJetStream(t testing.TB, srv *server.Server) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := jstest.Connect(t, jstest.Server(t))
 	if err := bus.EnsureStreams(context.Background(), js, bus.StreamOptions{Replicas: 1, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
