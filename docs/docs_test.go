@@ -30,6 +30,22 @@ var outside = []struct{ text, why string }{
 	{"REFER" + "ENCE.md", "cites a document that is not in the repository (use docs/clinical.md)"},
 }
 
+// pendingMITDB excuses, file by file, the one path outside the repository
+// that is still allowed: the MIT-BIH records read from a folder next to the
+// project until they are moved into it. Only lines naming that folder are
+// excused, and only in these files; delete an entry once its file no
+// longer names the folder (TestPendingMITDBStillNeeded says when).
+var pendingMITDB = map[string]string{
+	"README.md":                       "../sha" + "red/data/mitdb",
+	"cmd/medbiz/ecg.go":               `"..", "sha` + `red", "data", "mitdb"`,
+	"internal/mitdbtest/mitdbtest.go": "sha" + "red",
+}
+
+func excused(name, line string) bool {
+	want, ok := pendingMITDB[name]
+	return ok && strings.Contains(line, want) && strings.Contains(line, "mitdb")
+}
+
 func TestNoPathOutsideTheRepository(t *testing.T) {
 	root := repoRoot(t)
 	for _, name := range trackedFiles(t, root) {
@@ -38,11 +54,30 @@ func TestNoPathOutsideTheRepository(t *testing.T) {
 			continue
 		}
 		for i, line := range strings.Split(string(data), "\n") {
+			if excused(name, line) {
+				continue
+			}
 			for _, o := range outside {
 				if strings.Contains(line, o.text) {
 					t.Errorf("%s:%d %s: %s", name, i+1, o.why, strings.TrimSpace(line))
 				}
 			}
+		}
+	}
+}
+
+// TestPendingMITDBStillNeeded fails once a file of pendingMITDB no longer
+// names the folder, so that its excuse cannot outlive its reason.
+func TestPendingMITDBStillNeeded(t *testing.T) {
+	root := repoRoot(t)
+	for name := range pendingMITDB {
+		data := readText(t, root, name)
+		found := false
+		for _, line := range strings.Split(string(data), "\n") {
+			found = found || excused(name, line)
+		}
+		if !found {
+			t.Errorf("%s no longer names the MIT-BIH folder outside the repository: remove it from pendingMITDB", name)
 		}
 	}
 }
