@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Alert states (INTERFACES.md).
+// Alert states (docs/contract.md#alert-message).
 const (
 	StateActive       = "active"
 	StateAcknowledged = "acknowledged"
@@ -36,9 +36,9 @@ type PatientInfo struct {
 	Overrides map[string]float64
 }
 
-// Event is one alert state change; its JSON form is INTERFACES.md's alert
-// message. Events returned by the engine share their Values map with the
-// engine's copy: treat it as read-only.
+// Event is one alert state change; its JSON form is the alert message of
+// docs/contract.md#alert-message. Events returned by the engine share their
+// Values map with the engine's copy: treat it as read-only.
 type Event struct {
 	ID, Farm, Patient, Rule string
 	Severity                string // info|warning|critical
@@ -86,7 +86,7 @@ type eventJSON struct {
 	AckedBy    string             `json:"acked_by,omitempty"`
 }
 
-// MarshalJSON writes the alert message of INTERFACES.md.
+// MarshalJSON writes the alert message of docs/contract.md#alert-message.
 func (e Event) MarshalJSON() ([]byte, error) {
 	v := e.Values
 	if v == nil {

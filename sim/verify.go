@@ -16,7 +16,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// Alert is an alert message as caregivers receive it (INTERFACES.md).
+// Alert is an alert message as caregivers receive it
+// (docs/contract.md#alert-message).
 type Alert struct {
 	ID       string          `json:"id"`
 	Farm     string          `json:"farm"`
