@@ -53,7 +53,8 @@ type API struct {
 
 func init() {
 	// The API answers every client error with 400 and a message naming the
-	// field (INTERFACES.md); huma's default for a failed validation is 422.
+	// field (docs/contract.md#ids-and-errors); huma's default for a failed
+	// validation is 422.
 	base := huma.NewError
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		if status == http.StatusUnprocessableEntity {

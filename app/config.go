@@ -17,7 +17,8 @@ import (
 )
 
 // Config is every setting of medbiz serve. Its mapstructure names are the
-// config keys of INTERFACES.md; defaults live in DefaultConfig only.
+// config keys of docs/contract.md#config-keys; defaults live in
+// DefaultConfig only.
 type Config struct {
 	DataDir  string         `mapstructure:"data_dir"`
 	LogLevel string         `mapstructure:"log_level"`

@@ -37,9 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultFreshness is how long a value stands for "now" (REFERENCE.md:
-// never alert on stale data). Continuous signals go stale fast, spot
-// checks slowly.
+// DefaultFreshness is how long a value stands for "now": never alert on
+// stale data (docs/clinical.md#alarm-fatigue). Continuous signals go stale
+// fast, spot checks slowly.
 var DefaultFreshness = map[string]time.Duration{
 	"hr": 5 * time.Minute, "spo2": 5 * time.Minute, "rr": 5 * time.Minute,
 	"sys": 30 * time.Minute, "dia": 30 * time.Minute, "map": 30 * time.Minute,

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Alert states (INTERFACES.md).
+// Alert states (docs/contract.md#alert-message).
 const (
 	StateActive       = "active"
 	StateAcknowledged = "acknowledged"
@@ -37,10 +37,10 @@ type PatientInfo struct {
 }
 
 // Event is one alert state change, and the one definition of the alert
-// message on the wire: the engine writes it, the ALERTS stream and the
-// active-alerts bucket carry it, caregivers receive it over MQTT, the store
-// keeps it, the HTTP API answers with it (its tags are the OpenAPI schema)
-// and the simulator's verifier reads it. MarshalJSON writes both times in
+// message on the wire (docs/contract.md#alert-message): the engine writes
+// it, the ALERTS stream and the active-alerts bucket carry it, caregivers
+// receive it over MQTT, the store keeps it, the HTTP API answers with it
+// (its tags are the OpenAPI schema) and the simulator's verifier reads it. MarshalJSON writes both times in
 // RFC 3339 UTC with milliseconds, values always (an empty object when
 // there are none), escalation and acked_by only when set.
 //
@@ -101,7 +101,7 @@ type eventJSON struct {
 	AckedBy    string             `json:"acked_by,omitempty"`
 }
 
-// MarshalJSON writes the alert message.
+// MarshalJSON writes the alert message of docs/contract.md#alert-message.
 func (e Event) MarshalJSON() ([]byte, error) {
 	v := e.Values
 	if v == nil {

@@ -17,7 +17,8 @@ import (
 	"github.com/medbiz/medbiz/rules"
 )
 
-// Alert is an alert message as a caregiver received it.
+// Alert is an alert message (docs/contract.md#alert-message) as a
+// caregiver received it.
 type Alert struct {
 	rules.Event
 	Received time.Time
