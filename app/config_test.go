@@ -54,6 +54,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad address", "http:\n  addr: nowhere\n", nil, "http.addr"},
 		{"bad sync", "nats:\n  sync_interval: sometimes\n", nil, "nats.sync_interval"},
 		{"bad influx url", "influx:\n  url: influxdb:8086\n", nil, "influx.url"},
+		{"store ack wait", "store:\n  ack_wait: 0s\n", nil, "store.ack_wait"},
+		{"store pending below a batch", "store:\n  batch_size: 5000\n  max_ack_pending: 4999\n", nil, "store.max_ack_pending"},
+		{"rules ack wait", "rules:\n  ack_wait: -1s\n", nil, "rules.ack_wait"},
+		{"rules pending", "rules:\n  max_ack_pending: 0\n", nil, "rules.max_ack_pending"},
 		{"unknown env", "", []string{"MEDBIZ_HTTP_ADRESS=:1"}, "MEDBIZ_HTTP_ADRESS"},
 		{"bad env value", "", []string{"MEDBIZ_STORE_BATCH_SIZE=lots"}, "batch_size"},
 	}

@@ -69,10 +69,7 @@ func parseTopic(t string) topic {
 // hasWildcard reports MQTT wildcards in a level that must be concrete.
 func hasWildcard(s string) bool { return strings.ContainsAny(s, "+#") }
 
-// Topic names of docs/contract.md#device-topics.
-func telemetryTopic(farm, device string) string {
-	return "farms/" + farm + "/devices/" + device + "/telemetry"
-}
+// Topic names of docs/contract.md#device-topics that medbiz publishes to.
 func statusTopic(farm, device string) string {
 	return "farms/" + farm + "/devices/" + device + "/status"
 }
