@@ -57,6 +57,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"missing rules dir", "rules:\n  dir: /nonexistent/medbiz-rules\n", nil, "rules.dir: stat /nonexistent/medbiz-rules"},
 		{"no packs at all", "rules:\n  builtin: false\n", nil, "rules.dir: rules.builtin is false"},
 		{"rules dir is a file", "rules:\n  dir: " + filepath.Join("..", "go.mod") + "\n", nil, "rules.dir: ../go.mod is not a folder"},
+		{"store ack wait", "store:\n  ack_wait: 0s\n", nil, "store.ack_wait"},
+		{"store pending below a batch", "store:\n  batch_size: 5000\n  max_ack_pending: 4999\n", nil, "store.max_ack_pending"},
+		{"rules ack wait", "rules:\n  ack_wait: -1s\n", nil, "rules.ack_wait"},
+		{"rules pending", "rules:\n  max_ack_pending: 0\n", nil, "rules.max_ack_pending"},
 		{"unknown env", "", []string{"MEDBIZ_HTTP_ADRESS=:1"}, "MEDBIZ_HTTP_ADRESS"},
 		{"bad env value", "", []string{"MEDBIZ_STORE_BATCH_SIZE=lots"}, "batch_size"},
 	}
