@@ -19,6 +19,9 @@ type Source struct {
 	FS   fs.FS
 }
 
+// String is the source's name, as logs show it.
+func (s Source) String() string { return s.Name }
+
 // Load reads and compiles the *.yaml files at the top of each source into
 // one pack. A file of a later source replaces the file of the same name in
 // an earlier one, so a folder laid over the built-in packs overrides a pack

@@ -154,7 +154,7 @@ func (p *Processor) Start(ctx context.Context) error {
 	processors.Each(runCtx, &p.goroutines, telem, p.log, p.handleTelemetry)
 	processors.Each(runCtx, &p.goroutines, control, p.log, p.handleControl)
 	p.goroutines.Go(func() { p.ticker(runCtx) })
-	p.log.Info("rule engine running", "packs", packNames(p.cfg.Packs))
+	p.log.Info("rule engine running", "packs", p.cfg.Packs)
 	return nil
 }
 
@@ -420,16 +420,8 @@ func (p *Processor) Reload() error {
 	}
 	p.engine.SetPack(pack)
 	p.m.reloads.WithLabelValues("ok").Inc()
-	p.log.Info("rule packs reloaded", "packs", packNames(p.cfg.Packs))
+	p.log.Info("rule packs reloaded", "packs", p.cfg.Packs)
 	return nil
-}
-
-func packNames(srcs []rules.Source) []string {
-	names := make([]string, len(srcs))
-	for i, s := range srcs {
-		names[i] = s.Name
-	}
-	return names
 }
 
 // Stop ends consumption, then saves a last snapshot.
