@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	paho5 "github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/medbiz/medbiz/app"
 	"github.com/medbiz/medbiz/internal/testkit"
