@@ -45,7 +45,7 @@ func refusedAs(err error, want string) bool { return err != nil && strings.Conta
 func TestLoginThrottling(t *testing.T) {
 	cfg := testkit.Config(t.TempDir())
 	cfg.Login.UsernameFailures, cfg.Login.AddressFailures = 3, 6
-	cfg.Login.Backoff, cfg.Login.BackoffMax = 700*time.Millisecond, 5*time.Second
+	cfg.Login.Backoff, cfg.Login.BackoffMax = 3*time.Second, 10*time.Second
 	a := testkit.Start(t, cfg)
 	h := testkit.API(t, a)
 	dev, _ := provision(t, h)

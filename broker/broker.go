@@ -1,8 +1,12 @@
 // Package broker owns the MQTT side of medbiz: the mochi server, its
-// listeners (TCP, TLS, WebSocket) and its hooks — auth and ACL, ingest of
+// listeners (TCP, TLS with optional client certificates, WebSocket and
+// WebSocket over TLS with an Origin check) and its hooks — admission (will
+// rules, login throttling, password or certificate) and ACL, the MQTT
+// rules mochi leaves open (retained messages, reserved topics), ingest of
 // telemetry into JetStream, device status, and alert delivery to
-// caregivers. It imports no storage package: what devices send reaches
-// InfluxDB only through the stream.
+// caregivers. mochi's log records reach medbiz's log without payloads. It
+// imports no storage package: what devices send reaches InfluxDB only
+// through the stream.
 package broker
 
 import (
