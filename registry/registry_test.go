@@ -186,6 +186,10 @@ func TestValidationNamesTheField(t *testing.T) {
 			_, err := r.CreatePatient(ctx, Patient{Farm: "f1", ID: "p2", Profile: ProfileInfant, BirthDate: tomorrow})
 			return err
 		}},
+		{"region", "region", func() error {
+			_, err := r.CreatePatient(ctx, Patient{Farm: "f1", ID: "p2", Profile: ProfileElderly, Region: "Seoul City"})
+			return err
+		}},
 		{"override key", "overrides", func() error {
 			_, err := r.CreatePatient(ctx, Patient{Farm: "f1", ID: "p2", Profile: ProfileAdult, Overrides: map[string]float64{"HR HIGH": 1}})
 			return err
@@ -244,8 +248,13 @@ func TestValidationNamesTheField(t *testing.T) {
 	if len(r.Devices("f1")) != 0 || len(r.Caregivers("f1")) != 0 || len(r.Tokens("f1")) != 0 {
 		t.Error("an invalid device, caregiver or token was stored")
 	}
-	// Optional birth date for adults, and a valid one for infants, pass.
+	// Optional birth date for adults, and a valid one for infants, pass;
+	// so does a region, kept as given.
 	must(r.CreatePatient(ctx, Patient{Farm: "f1", ID: "adult-2", Profile: ProfileAdult}))(t)
+	must(r.CreatePatient(ctx, Patient{Farm: "f1", ID: "in-seoul", Profile: ProfileElderly, Region: "seoul-jongno"}))(t)
+	if got, _ := r.Patient("f1", "in-seoul"); got.Region != "seoul-jongno" {
+		t.Errorf("region = %q", got.Region)
+	}
 	must(r.CreatePatient(ctx, Patient{Farm: "f1", ID: "baby", Profile: ProfileInfant,
 		BirthDate: time.Now().UTC().Format(time.DateOnly)}))(t)
 	for _, k := range DeviceKinds() {

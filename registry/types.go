@@ -93,6 +93,10 @@ type Patient struct {
 	// BirthDate is YYYY-MM-DD; required for infants, whose clinical ranges
 	// depend on age in months, optional otherwise.
 	BirthDate string `json:"birth_date,omitempty"`
+	// Region is where the person lives, as a region id of the public
+	// context feeds (weather, air quality); optional. It has the form of
+	// an id, so it is safe as a subject token and a tag value.
+	Region string `json:"region,omitempty"`
 	// Overrides are per-patient rule thresholds. Treat the map as read-only:
 	// SetOverrides replaces it rather than changing it, so a map obtained
 	// from Patient stays valid and unchanged.
@@ -234,6 +238,11 @@ func validatePatient(p Patient, now time.Time) error {
 		}
 		if d.Year() < 1900 {
 			return invalid("birth_date", "%s is before 1900", p.BirthDate)
+		}
+	}
+	if p.Region != "" {
+		if err := checkID("region", p.Region); err != nil {
+			return err
 		}
 	}
 	return validateOverrides(p.Overrides)

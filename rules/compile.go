@@ -11,6 +11,8 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/medbiz/medbiz/telemetry"
 )
 
 // Env is what a condition sees. Latest values are NaN when missing or
@@ -52,6 +54,17 @@ type Env struct {
 	Band       func(string) float64 `expr:"band"`
 	ActiveFor  func() float64       `expr:"active_for"`
 	Param      func(int) float64    `expr:"param"`
+
+	// Context of the patient's region (context.go): NaN, false or 0 when
+	// the patient has no region or the region has no fresh reading.
+	Ctx        func(string) float64 `expr:"ctx"`
+	CtxHas     func(string) bool    `expr:"ctx_has"`
+	CtxSince   func(string) float64 `expr:"ctx_since"`
+	CtxMin     func(string) float64 `expr:"ctx_min"`
+	CtxMax     func(string) float64 `expr:"ctx_max"`
+	CtxAvg     func(string) float64 `expr:"ctx_avg"`
+	CtxCount   func(string) float64 `expr:"ctx_count"`
+	CtxMaxPrev func(string) float64 `expr:"ctx_max_prev"`
 }
 
 // metricNames are the values a condition can read, in Env field order.
@@ -102,10 +115,11 @@ func (e *Env) metricPtr(i int) *float64 {
 type argKind int
 
 const (
-	argMetric argKind = iota // an identifier naming a metric, or its name as a string
-	argWindow                // a duration literal
-	argEvent                 // an event kind literal
-	argName                  // a score or band name literal
+	argMetric  argKind = iota // an identifier naming a metric, or its name as a string
+	argWindow                 // a duration literal
+	argEvent                  // an event kind literal
+	argName                   // a score or band name literal
+	argContext                // a context metric name literal ("heat_index")
 )
 
 var helpers = map[string][]argKind{
@@ -116,6 +130,9 @@ var helpers = map[string][]argKind{
 	"unanswered": {argEvent, argEvent, argWindow},
 	"score":      {argName}, "band": {argMetric},
 	"active_for": {},
+	"ctx":        {argContext}, "ctx_has": {argContext}, "ctx_since": {argContext},
+	"ctx_min": {argContext, argWindow}, "ctx_max": {argContext, argWindow}, "ctx_avg": {argContext, argWindow},
+	"ctx_count": {argContext, argWindow}, "ctx_max_prev": {argContext, argWindow},
 }
 
 var scoreNames = map[string]bool{"news2": true, "news2_params": true, "news2_max": true}
@@ -245,6 +262,9 @@ func (p *patcher) checkArg(fn string, k argKind, s string) error {
 		if d > 48*time.Hour {
 			return fmt.Errorf("window %s longer than 48h", s)
 		}
+		if fn == "ctx_max_prev" && 2*d > 48*time.Hour {
+			return fmt.Errorf("window %s: ctx_max_prev looks back twice its window, at most 48h", s)
+		}
 	case argEvent:
 		if !eventKinds[s] {
 			return fmt.Errorf("unknown event kind %q", s)
@@ -252,6 +272,10 @@ func (p *patcher) checkArg(fn string, k argKind, s string) error {
 	case argName:
 		if !scoreNames[s] {
 			return fmt.Errorf("unknown score %q (news2, news2_params, news2_max)", s)
+		}
+	case argContext:
+		if !isContextMetric(s) {
+			return fmt.Errorf("unknown context metric %q (%s)", s, strings.Join(telemetry.ContextMetrics(), ", "))
 		}
 	}
 	return nil
@@ -278,6 +302,8 @@ func (p *patcher) note(fn string, parts []string) {
 		for _, m := range news2Metrics {
 			p.metrics[m] = true
 		}
+	case "ctx", "ctx_has", "ctx_since", "ctx_min", "ctx_max", "ctx_avg", "ctx_count", "ctx_max_prev":
+		p.noteContext(fn, parts)
 	}
 }
 

@@ -21,7 +21,8 @@ const sqiGood = 0.5
 // Options tune the engine. Zero values take the defaults below.
 type Options struct {
 	// Freshness is how long a latest value counts; older values are
-	// missing. Merged over DefaultFreshness.
+	// missing. Merged over DefaultFreshness and, for context metrics,
+	// DefaultContextFreshness.
 	Freshness map[string]time.Duration
 	// EscalateEvery re-sends an unacknowledged critical alert with a
 	// rising escalation level (wall clock). Default 5 minutes; negative
@@ -58,6 +59,8 @@ type Engine struct {
 	fresh    map[string]time.Duration
 	log      *slog.Logger
 	patients map[string]*patientState
+	// regions holds each region's context windows (context.go).
+	regions map[string]*regionState
 	// vm is reused across evaluations (guarded by mu): expr.Run would
 	// allocate a fresh VM and stack every time.
 	vm vm.VM
@@ -111,10 +114,13 @@ func NewEngine(p *Pack, clock Clock, opts Options) *Engine {
 	for k, v := range DefaultFreshness {
 		fresh[k] = v
 	}
+	for _, m := range telemetry.ContextMetrics() {
+		fresh[m] = DefaultContextFreshness
+	}
 	for k, v := range opts.Freshness {
 		fresh[k] = v
 	}
-	return &Engine{pack: p, clock: clock, opts: opts, fresh: fresh, log: lg.With("component", "rules"), patients: map[string]*patientState{}}
+	return &Engine{pack: p, clock: clock, opts: opts, fresh: fresh, log: lg.With("component", "rules"), patients: map[string]*patientState{}, regions: map[string]*regionState{}}
 }
 
 func (e *Engine) freshness(metric string) time.Duration {
@@ -384,6 +390,7 @@ func (st *patientState) values(r *Rule) map[string]float64 {
 			}
 		}
 	}
+	st.ctxValues(r, v)
 	return v
 }
 
@@ -419,6 +426,8 @@ func (st *patientState) render(r *Rule, msg string, vals map[string]float64, ext
 				b.WriteString(formatValue(paramOf(st.Info, r, name)))
 			} else if isMetric(name) {
 				b.WriteString(formatValue(*st.env.metricPtr(indexOfMetric(name))))
+			} else if isContextMetric(name) {
+				b.WriteString(formatValue(st.fnCtx(name)))
 			} else {
 				b.WriteString("?")
 			}

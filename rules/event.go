@@ -28,6 +28,9 @@ type Clock interface{ Now() time.Time }
 type PatientInfo struct {
 	Farm, ID, Profile string
 	BirthDate         time.Time
+	// Region selects the public context (weather, air quality) the
+	// patient's rules read; empty means none.
+	Region string
 	// Overrides replace rule parameters: "<rule id>.<param>" for one rule,
 	// "<param>" for every rule with a param of that name.
 	Overrides map[string]float64

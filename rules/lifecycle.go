@@ -275,6 +275,9 @@ const snapshotVersion = 1
 type snapshot struct {
 	Version  int                      `json:"version"`
 	Patients map[string]*patientState `json:"patients"`
+	// Context is every region's context windows; absent in snapshots
+	// written before context existed, which restore with none.
+	Context map[string]*regionState `json:"context,omitempty"`
 }
 
 // Snapshot serialises every patient's alert state and windowed history.
@@ -283,7 +286,7 @@ type snapshot struct {
 func (e *Engine) Snapshot() ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b, err := json.Marshal(snapshot{Version: snapshotVersion, Patients: e.patients})
+	b, err := json.Marshal(snapshot{Version: snapshotVersion, Patients: e.patients, Context: e.regions})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot rule state: %w", err)
 	}
@@ -323,11 +326,27 @@ func (e *Engine) Restore(b []byte) error {
 			}
 		}
 	}
+	regions := map[string]*regionState{}
+	for k, rg := range s.Context {
+		if rg == nil || k == "" {
+			return fmt.Errorf("restore rule state: bad context region %q", k)
+		}
+		for m, sr := range rg.Series {
+			if sr == nil || !isContextMetric(m) {
+				delete(rg.Series, m)
+			}
+		}
+		if rg.Series == nil {
+			rg.Series = map[string]*series{}
+		}
+		regions[k] = rg
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, st := range s.Patients {
 		st.attach(e)
 	}
 	e.patients = s.Patients
+	e.regions = regions
 	return nil
 }

@@ -83,6 +83,11 @@ type Rule struct {
 	metrics     []string // metrics the rule reads, reported in alert values
 	windows     map[string]time.Duration
 	eventWindow time.Duration
+	// Context the rule reads (context.go): metric names, and the history
+	// each needs.
+	ctxRead    map[string]bool
+	ctxMetrics []string
+	ctxWindows map[string]time.Duration
 }
 
 // Pack is a validated, compiled set of rules. It is immutable once built and
@@ -93,6 +98,8 @@ type Pack struct {
 	// retention is how much history per metric the rules need.
 	retention map[string]time.Duration
 	eventKeep time.Duration
+	// ctxRetention is how much history per context metric the rules need.
+	ctxRetention map[string]time.Duration
 }
 
 // ForProfile returns the rules that apply to a profile, in file order.
@@ -181,7 +188,8 @@ func ParsePack(name string, data []byte) (*Pack, error) {
 }
 
 func buildPack(rs []*Rule) (*Pack, error) {
-	p := &Pack{Rules: rs, byProfile: map[string][]*Rule{}, retention: map[string]time.Duration{}, eventKeep: time.Hour}
+	p := &Pack{Rules: rs, byProfile: map[string][]*Rule{}, retention: map[string]time.Duration{}, eventKeep: time.Hour,
+		ctxRetention: map[string]time.Duration{}}
 	seen := map[string]*Rule{}
 	for _, r := range rs {
 		for _, prof := range r.Profiles {
@@ -195,6 +203,11 @@ func buildPack(rs []*Rule) (*Pack, error) {
 		for m, d := range r.windows {
 			if d > p.retention[m] {
 				p.retention[m] = d
+			}
+		}
+		for m, d := range r.ctxWindows {
+			if d > p.ctxRetention[m] {
+				p.ctxRetention[m] = d
 			}
 		}
 		if r.eventWindow > p.eventKeep {
@@ -376,6 +389,10 @@ func compileRuleNode(file string, n *yaml.Node, defProfiles []string) (*Rule, er
 		r.metrics = append(r.metrics, m)
 	}
 	sort.Strings(r.metrics)
+	for m := range r.ctxRead {
+		r.ctxMetrics = append(r.ctxMetrics, m)
+	}
+	sort.Strings(r.ctxMetrics)
 	if err := checkTemplate(r, r.Message, nil); err != nil {
 		return nil, fail("message", "rule %s: %v", r.ID, err)
 	}
@@ -400,7 +417,7 @@ func checkTemplate(r *Rule, msg string, extra map[string]bool) error {
 		}
 		name := strings.TrimSpace(msg[i+2 : i+j])
 		_, isParam := r.Params[name]
-		if !isParam && !isMetric(name) && !extra[name] && name != "age_months" && name != "age_days" && name != "news2" {
+		if !isParam && !isMetric(name) && !isContextMetric(name) && !extra[name] && name != "age_months" && name != "age_days" && name != "news2" {
 			return fmt.Errorf("message: unknown placeholder {{%s}}", name)
 		}
 		msg = msg[i+j+2:]

@@ -33,6 +33,18 @@ func (c *fakeClock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
+// track is a regularly sampled signal of a scenario: piecewise constant
+// values from each offset on, one sample every Every from From to To.
+type track struct {
+	Metric string             `yaml:"metric"`
+	Source string             `yaml:"source"`
+	Region string             `yaml:"region"` // context tracks: default the patient's region
+	Every  string             `yaml:"every"`
+	From   string             `yaml:"from"`
+	To     string             `yaml:"to"`
+	Values map[string]float64 `yaml:"values"`
+}
+
 // scenario is one golden file of testdata/scenarios: a patient, what their
 // devices send, and every alert event a caregiver must see, in order.
 type scenario struct {
@@ -41,15 +53,13 @@ type scenario struct {
 	BirthDate string             `yaml:"birth_date"`
 	Start     time.Time          `yaml:"start"`
 	Overrides map[string]float64 `yaml:"overrides"`
-	Tracks    []struct {
-		Metric string             `yaml:"metric"`
-		Source string             `yaml:"source"`
-		Every  string             `yaml:"every"`
-		From   string             `yaml:"from"`
-		To     string             `yaml:"to"`
-		Values map[string]float64 `yaml:"values"` // piecewise constant from each offset on
-	} `yaml:"tracks"`
-	Points []struct {
+	// Region is the patient's region; Context are tracks of public context
+	// readings fed to the engine per region (ObserveContext) before the
+	// patient's measurements of the same instant.
+	Region  string  `yaml:"region"`
+	Tracks  []track `yaml:"tracks"`
+	Context []track `yaml:"context"`
+	Points  []struct {
 		At     string             `yaml:"at"`
 		Values map[string]float64 `yaml:"values"`
 	} `yaml:"points"`
@@ -100,6 +110,7 @@ type statusChange struct {
 }
 
 type instant struct {
+	ctx    map[string][]telemetry.Measurement // by region
 	ms     []telemetry.Measurement
 	status []statusChange
 	acks   []string // rule ids
@@ -116,7 +127,7 @@ func runScenario(t *testing.T, pack *Pack, sc *scenario) []string {
 	if start.IsZero() {
 		start = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	}
-	info := PatientInfo{Farm: "f1", ID: "p1", Profile: sc.Profile, Overrides: sc.Overrides}
+	info := PatientInfo{Farm: "f1", ID: "p1", Profile: sc.Profile, Overrides: sc.Overrides, Region: sc.Region}
 	if sc.BirthDate != "" {
 		bd, err := time.Parse("2006-01-02", sc.BirthDate)
 		if err != nil {
@@ -133,31 +144,25 @@ func runScenario(t *testing.T, pack *Pack, sc *scenario) []string {
 	}
 	var last time.Duration
 	for _, tr := range sc.Tracks {
-		every, from, to := mustDur(t, tr.Every), mustDur(t, tr.From), mustDur(t, tr.To)
-		if every <= 0 {
-			t.Fatalf("track %s: every must be > 0", tr.Metric)
-		}
-		type bp struct {
-			at time.Duration
-			v  float64
-		}
-		var bps []bp
-		for k, v := range tr.Values {
-			bps = append(bps, bp{mustDur(t, k), v})
-		}
-		sort.Slice(bps, func(i, j int) bool { return bps[i].at < bps[j].at })
-		for d := from; d <= to; d += every {
-			v, ok := 0.0, false
-			for _, b := range bps {
-				if b.at <= d {
-					v, ok = b.v, true
-				}
-			}
-			if !ok {
-				continue
-			}
-			get(d).ms = append(get(d).ms, telemetry.Measurement{Time: start.Add(d), Metric: tr.Metric, Value: v, Source: tr.Source})
+		for d, m := range sample(t, tr, start) {
+			get(d).ms = append(get(d).ms, m)
 			last = max(last, d)
+		}
+	}
+	for _, tr := range sc.Context {
+		region := tr.Region
+		if region == "" {
+			region = sc.Region
+		}
+		if region == "" {
+			t.Fatalf("context track %s: no region (set region on the track or the scenario)", tr.Metric)
+		}
+		for d, m := range sample(t, tr, start) {
+			in := get(d)
+			if in.ctx == nil {
+				in.ctx = map[string][]telemetry.Measurement{}
+			}
+			in.ctx[region] = append(in.ctx[region], m)
 		}
 	}
 	for _, p := range sc.Points {
@@ -223,6 +228,16 @@ func runScenario(t *testing.T, pack *Pack, sc *scenario) []string {
 	for _, d := range offsets {
 		in := at[d]
 		clock.Set(start.Add(d))
+		regions := make([]string, 0, len(in.ctx))
+		for r := range in.ctx {
+			regions = append(regions, r)
+		}
+		sort.Strings(regions)
+		for _, r := range regions {
+			if err := eng.ObserveContext(r, in.ctx[r]); err != nil {
+				t.Fatalf("context at %s: %v", d, err)
+			}
+		}
 		if len(in.ms) > 0 {
 			emit(eng.Observe(info, in.ms)...)
 		}
@@ -254,6 +269,37 @@ func runScenario(t *testing.T, pack *Pack, sc *scenario) []string {
 		}
 	}
 	return got
+}
+
+// sample expands a track into its measurements by offset.
+func sample(t *testing.T, tr track, start time.Time) map[time.Duration]telemetry.Measurement {
+	t.Helper()
+	every, from, to := mustDur(t, tr.Every), mustDur(t, tr.From), mustDur(t, tr.To)
+	if every <= 0 {
+		t.Fatalf("track %s: every must be > 0", tr.Metric)
+	}
+	type bp struct {
+		at time.Duration
+		v  float64
+	}
+	var bps []bp
+	for k, v := range tr.Values {
+		bps = append(bps, bp{mustDur(t, k), v})
+	}
+	sort.Slice(bps, func(i, j int) bool { return bps[i].at < bps[j].at })
+	out := map[time.Duration]telemetry.Measurement{}
+	for d := from; d <= to; d += every {
+		v, ok := 0.0, false
+		for _, b := range bps {
+			if b.at <= d {
+				v, ok = b.v, true
+			}
+		}
+		if ok {
+			out[d] = telemetry.Measurement{Time: start.Add(d), Metric: tr.Metric, Value: v, Source: tr.Source}
+		}
+	}
+	return out
 }
 
 func TestGoldenScenarios(t *testing.T) {

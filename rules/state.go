@@ -109,6 +109,7 @@ func (st *patientState) bind() {
 	st.env.Band = st.fnBand
 	st.env.ActiveFor = st.fnActiveFor
 	st.env.Param = st.fnParam
+	st.bindContext()
 }
 
 func (st *patientState) windowOf(arg string) []point {
@@ -120,29 +121,9 @@ func (st *patientState) windowOf(arg string) []point {
 	return s.window(st.now, parseWindow(w))
 }
 
-func (st *patientState) fnMin(arg string) float64 {
-	pts := st.windowOf(arg)
-	if len(pts) == 0 {
-		return math.NaN()
-	}
-	v := pts[0].V
-	for _, p := range pts[1:] {
-		v = math.Min(v, p.V)
-	}
-	return v
-}
+func (st *patientState) fnMin(arg string) float64 { return minOf(st.windowOf(arg)) }
 
-func (st *patientState) fnMax(arg string) float64 {
-	pts := st.windowOf(arg)
-	if len(pts) == 0 {
-		return math.NaN()
-	}
-	v := pts[0].V
-	for _, p := range pts[1:] {
-		v = math.Max(v, p.V)
-	}
-	return v
-}
+func (st *patientState) fnMax(arg string) float64 { return maxOf(st.windowOf(arg)) }
 
 func (st *patientState) fnAvg(arg string) float64 {
 	pts := st.windowOf(arg)
