@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/medbiz/medbiz/registry"
+	"github.com/medbiz/medbiz/rules"
 	"github.com/medbiz/medbiz/storage"
 )
 
@@ -51,7 +53,8 @@ type API struct {
 
 func init() {
 	// The API answers every client error with 400 and a message naming the
-	// field (INTERFACES.md); huma's default for a failed validation is 422.
+	// field (docs/contract.md#ids-and-errors); huma's default for a failed
+	// validation is 422.
 	base := huma.NewError
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		if status == http.StatusUnprocessableEntity {
@@ -83,6 +86,7 @@ func New(d Deps) *API {
 		"bearer": {Type: "http", Scheme: "bearer"},
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	api := humago.New(a.mux, cfg)
 	a.registerProvisioning(api)
 	a.registerReads(api)
@@ -95,6 +99,18 @@ func New(d Deps) *API {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	}
 	return a
+}
+
+// alertType is the alert message, rules.Event; the document calls it Alert.
+var alertType = reflect.TypeFor[rules.Event]()
+
+// schemaName is huma's default naming, except that the alert message is
+// "Alert" in the OpenAPI document, as caregivers and companies know it.
+func schemaName(t reflect.Type, hint string) string {
+	if t == alertType {
+		return "Alert"
+	}
+	return huma.DefaultSchemaNamer(t, hint)
 }
 
 // ServeHTTP serves the API. Every request body is JSON: a body sent as a

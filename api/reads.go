@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/rules"
 	"github.com/medbiz/medbiz/storage"
 	"github.com/medbiz/medbiz/telemetry"
 )
@@ -46,22 +47,6 @@ type seriesOutput struct {
 	Body *SeriesBody
 }
 
-// Alert is an alert state change as caregivers receive it.
-type Alert struct {
-	ID         string             `json:"id"`
-	Farm       string             `json:"farm"`
-	Patient    string             `json:"patient"`
-	Rule       string             `json:"rule"`
-	Severity   string             `json:"severity" enum:"info,warning,critical"`
-	State      string             `json:"state" enum:"active,acknowledged,resolved"`
-	Started    time.Time          `json:"started"`
-	TS         time.Time          `json:"ts"`
-	Message    string             `json:"message"`
-	Values     map[string]float64 `json:"values,omitempty"`
-	Escalation int                `json:"escalation,omitempty"`
-	AckedBy    string             `json:"acked_by,omitempty"`
-}
-
 type alertsInput struct {
 	FarmPath
 	Patient string `query:"patient" doc:"only this patient's alerts"`
@@ -70,7 +55,7 @@ type alertsInput struct {
 }
 
 type alertsOutput struct {
-	Body []Alert
+	Body []rules.Event
 }
 
 type ackInput struct {
@@ -82,7 +67,7 @@ type ackInput struct {
 }
 
 type ackOutput struct {
-	Body Alert
+	Body rules.Event
 }
 
 func (a *API) registerReads(api huma.API) {
@@ -190,22 +175,22 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-func (a *API) activeAlerts(ctx context.Context, farm string) ([]Alert, error) {
+func (a *API) activeAlerts(ctx context.Context, farm string) ([]rules.Event, error) {
 	kv, err := a.d.JS.KeyValue(ctx, bus.ActiveAlertsBucket)
 	if err != nil {
 		return nil, err
 	}
-	lister, err := kv.ListKeysFiltered(ctx, farm+".>")
+	lister, err := kv.ListKeysFiltered(ctx, bus.ActiveAlertsOfFarm(farm))
 	if err != nil {
 		return nil, err
 	}
-	var out []Alert
+	var out []rules.Event
 	for key := range lister.Keys() {
 		e, err := kv.Get(ctx, key)
 		if err != nil {
 			continue // resolved between listing and reading
 		}
-		var al Alert
+		var al rules.Event
 		if err := json.Unmarshal(e.Value(), &al); err != nil {
 			a.log.Warn("unreadable active alert", "key", key, "error", err)
 			continue
@@ -219,7 +204,7 @@ func (a *API) alerts(ctx context.Context, in *alertsInput) (*alertsOutput, error
 	if err := a.requireFarm(ctx, in.Authorization, in.Farm, "read"); err != nil {
 		return nil, err
 	}
-	var out []Alert
+	var out []rules.Event
 	if in.State != "resolved" {
 		act, err := a.activeAlerts(ctx, in.Farm)
 		if err != nil {
@@ -246,23 +231,23 @@ func (a *API) alerts(ctx context.Context, in *alertsInput) (*alertsOutput, error
 	}
 	sort.Slice(filtered, func(i, j int) bool { return filtered[i].TS.After(filtered[j].TS) })
 	if filtered == nil {
-		filtered = []Alert{}
+		filtered = []rules.Event{}
 	}
 	return &alertsOutput{Body: filtered}, nil
 }
 
 // resolvedAlerts reads the resolution events stored in the farm's bucket.
-func (a *API) resolvedAlerts(ctx context.Context, farm string, start time.Time) ([]Alert, error) {
+func (a *API) resolvedAlerts(ctx context.Context, farm string, start time.Time) ([]rules.Event, error) {
 	rows, err := a.d.Store.QueryRows(ctx, farm,
 		`SELECT "event" FROM "alerts" WHERE "state" = 'resolved' AND time >= $start`,
 		map[string]any{"start": start.UTC().Format(time.RFC3339Nano)})
 	if err != nil {
 		return nil, err
 	}
-	var out []Alert
+	var out []rules.Event
 	for _, r := range rows {
 		s, _ := r.Values["event"].(string)
-		var al Alert
+		var al rules.Event
 		if err := json.Unmarshal([]byte(s), &al); err == nil {
 			out = append(out, al)
 		}

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +30,9 @@ import (
 	"github.com/medbiz/medbiz/api"
 	"github.com/medbiz/medbiz/broker"
 	"github.com/medbiz/medbiz/bus"
-	"github.com/medbiz/medbiz/processors/rules"
+	"github.com/medbiz/medbiz/internal/goroutine"
+	"github.com/medbiz/medbiz/internal/retry"
+	"github.com/medbiz/medbiz/processors/alerting"
 	"github.com/medbiz/medbiz/registry"
 	"github.com/medbiz/medbiz/storage"
 	"github.com/medbiz/medbiz/telemetry"
@@ -47,10 +50,10 @@ type App struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	engine   *storage.Engine
-	store    *storage.Client
+	influx   *storage.Client
 	reg      *registry.Registry
 	broker   *broker.Broker
-	rules    *rules.Processor
+	alerting *alerting.Processor
 	httpSrv  *http.Server
 	httpAddr string
 	admin    string
@@ -60,7 +63,20 @@ type App struct {
 	ready    atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
+
+	// goroutines are the app's own (HTTP serving, the rules.dir watch).
+	goroutines goroutine.Group
 }
+
+// How long Start waits for an external NATS or InfluxDB to accept
+// connections, retrying as retry.Startup says.
+const (
+	natsStartupWait   = 30 * time.Second
+	influxStartupWait = 60 * time.Second
+)
+
+// errStopping is returned by a start step that runs after Stop began.
+var errStopping = errors.New("medbiz is stopping")
 
 type namedStop struct {
 	name string
@@ -128,10 +144,13 @@ func (a *App) Start(ctx context.Context) (err error) {
 func (a *App) startNATS(ctx context.Context) error {
 	url := a.cfg.NATS.URL
 	if url == "" {
-		sync, _ := a.cfg.NATS.Sync()
+		syncEvery, err := a.cfg.NATS.Sync()
+		if err != nil {
+			return fmt.Errorf("nats.sync_interval: %w", err)
+		}
 		e, err := bus.StartEmbedded(bus.EmbeddedConfig{
 			Dir: filepath.Join(a.cfg.DataDir, "nats"), Addr: a.cfg.NATS.EmbeddedAddr,
-			SyncInterval: sync, SyncAlways: sync == 0, Logger: a.log.With("component", "nats"),
+			SyncInterval: syncEvery, SyncAlways: syncEvery == 0, Logger: a.log.With("component", "nats"),
 		})
 		if err != nil {
 			return err
@@ -139,7 +158,7 @@ func (a *App) startNATS(ctx context.Context) error {
 		a.embedded = e
 		a.onStop("nats server", func(context.Context) error { e.Shutdown(); return nil })
 	}
-	connectCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	connectCtx, cancel := context.WithTimeout(ctx, natsStartupWait)
 	defer cancel()
 	nc, js, err := bus.Connect(connectCtx, url, a.embedded, a.log.With("component", "nats"))
 	if err != nil {
@@ -166,26 +185,26 @@ func (a *App) startInflux(ctx context.Context) error {
 		a.onStop("influxdb engine", func(context.Context) error { return e.Close() })
 	}
 	// An external InfluxDB may come up after medbiz: wait for it.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := storage.NewClient(ctx, storage.ClientConfig{
+	waitCtx, cancel := context.WithTimeout(ctx, influxStartupWait)
+	defer cancel()
+	var c *storage.Client
+	err := retry.Startup().Do(waitCtx, func() (err error) {
+		c, err = storage.NewClient(ctx, storage.ClientConfig{
 			URL: url, Token: a.cfg.Influx.Token, Org: a.cfg.Influx.Org, Logger: a.log,
 		})
-		if err == nil {
-			a.store = c
-			a.onStop("influxdb client", func(context.Context) error { c.Close(); return nil })
-			return nil
+		if err != nil && !storage.IsRetryable(err) {
+			return backoff.Permanent(err)
 		}
-		if !storage.IsRetryable(err) || time.Now().After(deadline) {
-			return fmt.Errorf("influxdb %s: %w", url, err)
-		}
-		a.log.Warn("influxdb not reachable yet", "url", url, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		return err
+	}, func(err error, wait time.Duration) {
+		a.log.Warn("influxdb not reachable yet", "url", url, "error", err, "retry_in", wait)
+	})
+	if err != nil {
+		return fmt.Errorf("influxdb %s: %w", url, err)
 	}
+	a.influx = c
+	a.onStop("influxdb client", func(context.Context) error { c.Close(); return nil })
+	return nil
 }
 
 func (a *App) startBroker(ctx context.Context) error {
@@ -221,7 +240,7 @@ func (a *App) startHTTP() error {
 	}
 	a.admin = token
 	handler := api.New(api.Deps{
-		Registry: a.reg, Store: a.store, JS: a.js, AdminToken: token,
+		Registry: a.reg, Store: a.influx, JS: a.js, AdminToken: token,
 		Ready: a.Ready, Gatherer: a.Metrics, Logger: a.log,
 	})
 	l, err := net.Listen("tcp", a.cfg.HTTP.Addr)
@@ -243,12 +262,15 @@ func (a *App) startHTTP() error {
 		serve = func(l net.Listener) error { return a.httpSrv.ServeTLS(l, "", "") }
 	}
 	served := make(chan struct{})
-	go func() {
+	if !a.goroutines.TryGo(func() {
 		defer close(served)
 		if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "error", err)
 		}
-	}()
+	}) {
+		l.Close()
+		return errStopping
+	}
 	a.onStop("http", func(ctx context.Context) error {
 		err := a.httpSrv.Shutdown(ctx)
 		<-served
@@ -300,7 +322,7 @@ func (a *App) Ready(ctx context.Context) error {
 	if a.nc == nil || a.nc.Status() != nats.CONNECTED {
 		return errors.New("nats not connected")
 	}
-	if err := a.store.Ping(ctx); err != nil {
+	if err := a.influx.Ping(ctx); err != nil {
 		return fmt.Errorf("influxdb: %w", err)
 	}
 	return nil
@@ -311,12 +333,16 @@ func (a *App) Ready(ctx context.Context) error {
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.ready.Store(false)
+		a.goroutines.Stop()
 		var errs []error
 		for i := len(a.stops) - 1; i >= 0; i-- {
 			s := a.stops[i]
 			if err := s.fn(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop %s: %w", s.name, err))
 			}
+		}
+		if err := a.goroutines.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop: %w", err))
 		}
 		a.stopErr = errors.Join(errs...)
 	})
@@ -370,7 +396,7 @@ func (a *App) AdminToken() string { return a.admin }
 func (a *App) Registry() *registry.Registry { return a.reg }
 
 // Storage is the app's InfluxDB client, for tests and benchmarks.
-func (a *App) Storage() *storage.Client { return a.store }
+func (a *App) Storage() *storage.Client { return a.influx }
 
 // JetStream is the app's JetStream context, for tests and benchmarks.
 func (a *App) JetStream() jetstream.JetStream { return a.js }

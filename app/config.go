@@ -12,10 +12,13 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/medbiz/medbiz/bus"
 )
 
 // Config is every setting of medbiz serve. Its mapstructure names are the
-// config keys of INTERFACES.md; defaults live in DefaultConfig only.
+// config keys of docs/contract.md#config-keys; defaults live in
+// DefaultConfig only.
 type Config struct {
 	DataDir  string         `mapstructure:"data_dir"`
 	LogLevel string         `mapstructure:"log_level"`
@@ -95,11 +98,22 @@ type IngestConfig struct {
 	MaxPast         time.Duration `mapstructure:"max_past"`
 }
 
-// StoreConfig tunes the batches written to InfluxDB.
+// StoreConfig tunes the batches written to InfluxDB and the store's two
+// consumers (telemetry, alert state changes).
 type StoreConfig struct {
 	BatchSize     int           `mapstructure:"batch_size"`
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	StoreECG      bool          `mapstructure:"store_ecg"`
+	// AckWait is how long JetStream waits for the store's acknowledgement
+	// before it delivers a message again.
+	AckWait time.Duration `mapstructure:"ack_wait"`
+	// MaxAckPending bounds the messages the store holds unacknowledged.
+	MaxAckPending int `mapstructure:"max_ack_pending"`
+}
+
+// Limits are the store consumers' tunables.
+func (s StoreConfig) Limits() bus.ConsumerLimits {
+	return bus.ConsumerLimits{AckWait: s.AckWait, MaxAckPending: s.MaxAckPending}
 }
 
 // RegistryConfig tunes credential checks.
@@ -111,12 +125,21 @@ type RegistryConfig struct {
 	AuthCacheTTL time.Duration `mapstructure:"auth_cache_ttl"`
 }
 
-// RulesConfig is the rule engine's packs and timers.
+// RulesConfig is the rule engine's packs and timers, and the alerting
+// processor's consumers.
 type RulesConfig struct {
 	Enabled       bool          `mapstructure:"enabled"`
 	Dir           string        `mapstructure:"dir"`
 	Deadman       time.Duration `mapstructure:"deadman"`
 	EscalateAfter time.Duration `mapstructure:"escalate_after"`
+	// AckWait and MaxAckPending tune the telemetry and control consumers.
+	AckWait       time.Duration `mapstructure:"ack_wait"`
+	MaxAckPending int           `mapstructure:"max_ack_pending"`
+}
+
+// Limits are the alerting consumers' tunables.
+func (r RulesConfig) Limits() bus.ConsumerLimits {
+	return bus.ConsumerLimits{AckWait: r.AckWait, MaxAckPending: r.MaxAckPending}
 }
 
 // ECGConfig switches the ECG processor.
@@ -151,11 +174,17 @@ func DefaultConfig() Config {
 			MaxFuture:       5 * time.Minute,
 			MaxPast:         7 * 24 * time.Hour,
 		},
-		Store:    StoreConfig{BatchSize: 5000, FlushInterval: time.Second, StoreECG: true},
+		Store: StoreConfig{
+			BatchSize: 5000, FlushInterval: time.Second, StoreECG: true,
+			AckWait: 30 * time.Second, MaxAckPending: 10000,
+		},
 		Registry: RegistryConfig{BcryptCost: 10, AuthCacheTTL: 2 * time.Minute},
-		Rules:    RulesConfig{Enabled: true, Dir: "configs/rules", EscalateAfter: 5 * time.Minute},
-		ECG:      ECGConfig{Enabled: true},
-		Login:    defaultLogin(),
+		Rules: RulesConfig{
+			Enabled: true, Dir: "configs/rules", EscalateAfter: 5 * time.Minute,
+			AckWait: 30 * time.Second, MaxAckPending: 1000,
+		},
+		ECG:   ECGConfig{Enabled: true},
+		Login: defaultLogin(),
 	}
 }
 
@@ -345,6 +374,12 @@ func (c Config) Validate() error {
 	if c.Store.FlushInterval <= 0 {
 		bad("store.flush_interval", "must be positive")
 	}
+	if c.Store.AckWait <= 0 {
+		bad("store.ack_wait", "must be positive")
+	}
+	if c.Store.MaxAckPending < c.Store.BatchSize {
+		bad("store.max_ack_pending", "%d is below store.batch_size (%d): a batch could never fill", c.Store.MaxAckPending, c.Store.BatchSize)
+	}
 	if c.Registry.BcryptCost < 4 || c.Registry.BcryptCost > 31 {
 		bad("registry.bcrypt_cost", "must be 4 to 31")
 	}
@@ -359,6 +394,12 @@ func (c Config) Validate() error {
 	}
 	if c.Rules.EscalateAfter <= 0 {
 		bad("rules.escalate_after", "must be positive")
+	}
+	if c.Rules.AckWait <= 0 {
+		bad("rules.ack_wait", "must be positive")
+	}
+	if c.Rules.MaxAckPending < 1 {
+		bad("rules.max_ack_pending", "must be at least 1")
 	}
 	c.validateSecurity(bad)
 	return errors.Join(errs...)

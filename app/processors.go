@@ -9,44 +9,47 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/retry"
 	"github.com/medbiz/medbiz/processors"
+	"github.com/medbiz/medbiz/processors/alerting"
 	"github.com/medbiz/medbiz/processors/ecg"
-	"github.com/medbiz/medbiz/processors/rules"
 	"github.com/medbiz/medbiz/processors/store"
 )
 
 // startProcessors starts the stream processors. Each one's Stop is
 // registered, so they drain after the broker has stopped feeding them.
 func (a *App) startProcessors(ctx context.Context) error {
-	sc := store.DefaultConfig()
-	sc.Stream = bus.TelemetryStream
-	sc.BatchSize = a.cfg.Store.BatchSize
-	sc.FlushInterval = a.cfg.Store.FlushInterval
-	sc.StoreECG = a.cfg.Store.StoreECG
-	if sc.MaxAckPending < sc.BatchSize*2 {
-		sc.MaxAckPending = sc.BatchSize * 2
-	}
-	if err := a.startProcessor(ctx, "store", store.New(sc, a.js, a.store, a.Metrics, a.log)); err != nil {
-		return err
-	}
-	as := store.DefaultConfig()
-	as.Stream, as.FilterSubjects, as.Durable = bus.AlertsStream, []string{"medbiz.alerts.>"}, "store-alerts"
-	as.FlushInterval, as.Encode = a.cfg.Store.FlushInterval, store.EncodeAlert
-	if err := a.startProcessor(ctx, "alert store", store.New(as, a.js, a.store, a.Metrics, a.log)); err != nil {
-		return err
+	sc := a.cfg.Store
+	for _, c := range []struct {
+		name string
+		cfg  store.Config
+	}{
+		{"store", store.Config{Consumer: bus.StoreConsumer(sc.Limits()), StoreECG: sc.StoreECG}},
+		{"alert store", store.Config{Consumer: bus.AlertStoreConsumer(sc.Limits()), Encode: store.EncodeAlert}},
+	} {
+		c.cfg.BatchSize, c.cfg.FlushInterval, c.cfg.Retry = sc.BatchSize, sc.FlushInterval, retry.Transient()
+		p, err := store.New(c.cfg, a.js, a.influx, a.Metrics, a.log)
+		if err != nil {
+			return err
+		}
+		if err := a.startProcessor(ctx, c.name, p); err != nil {
+			return err
+		}
 	}
 	if a.cfg.Rules.Enabled {
-		rp, err := rules.New(rules.Config{
+		rp, err := alerting.New(alerting.Config{
 			Dir: a.cfg.Rules.Dir, EscalateAfter: a.cfg.Rules.EscalateAfter, Deadman: a.cfg.Rules.Deadman,
 			PublishTimeout: a.cfg.MQTT.PublishTimeout,
+			Telemetry:      bus.AlertingConsumer(a.cfg.Rules.Limits()),
+			Control:        bus.AlertingControlConsumer(a.cfg.Rules.Limits()),
 		}, a.js, a.reg, a.Metrics, a.log)
 		if err != nil {
 			return fmt.Errorf("rules.dir %q: %w (run from the project root, or set rules.dir)", a.cfg.Rules.Dir, err)
 		}
-		if err := a.startProcessor(ctx, "rules", rp); err != nil {
+		if err := a.startProcessor(ctx, "alerting", rp); err != nil {
 			return err
 		}
-		a.rules = rp
+		a.alerting = rp
 		if err := a.watchRules(); err != nil {
 			return err
 		}
@@ -71,10 +74,10 @@ func (a *App) startProcessor(ctx context.Context, name string, p processors.Proc
 // Reload re-reads the rule packs (SIGHUP); a pack with an error is
 // rejected and the running packs stay.
 func (a *App) Reload() error {
-	if a.rules == nil {
+	if a.alerting == nil {
 		return fmt.Errorf("the rule engine is not enabled")
 	}
-	return a.rules.Reload()
+	return a.alerting.Reload()
 }
 
 // watchRules reloads the packs when a file in rules.dir changes, once the
@@ -89,7 +92,7 @@ func (a *App) watchRules() error {
 		return fmt.Errorf("watch rules.dir %s: %w", a.cfg.Rules.Dir, err)
 	}
 	done := make(chan struct{})
-	go func() {
+	if !a.goroutines.TryGo(func() {
 		defer close(done)
 		var settle <-chan time.Time
 		for {
@@ -108,10 +111,13 @@ func (a *App) watchRules() error {
 				a.log.Warn("rules.dir watch", "error", err)
 			case <-settle:
 				settle = nil
-				_ = a.rules.Reload() // logged and counted by the processor
+				_ = a.alerting.Reload() // logged and counted by the processor
 			}
 		}
-	}()
+	}) {
+		w.Close()
+		return errStopping
+	}
 	a.onStop("rules watch", func(context.Context) error {
 		err := w.Close()
 		<-done

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/medbiz/medbiz/internal/goroutine"
 )
 
 // acker sends the PUBACKs of QoS 1 telemetry once JetStream has
@@ -27,9 +30,9 @@ type acker struct {
 	metrics *Metrics
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	clients map[*mqtt.Client]*ackQueue
-	wg      sync.WaitGroup
+	mu         sync.Mutex
+	clients    map[*mqtt.Client]*ackQueue
+	goroutines goroutine.Group
 }
 
 type pendingAck struct {
@@ -69,16 +72,19 @@ func (a *acker) add(cl *mqtt.Client, id uint16, future jetstream.PubAckFuture, p
 	}
 	q.items = append(q.items, pendingAck{id: id, future: future, deadline: time.Now().Add(a.timeout), points: points})
 	if !q.running {
-		q.running = true
-		a.wg.Add(1)
-		go a.run(cl, q)
+		q.running = a.goroutines.TryGo(func() { a.run(cl, q) })
+		if !q.running {
+			// The broker is stopping and closes this client: unacknowledged,
+			// the device sends the message again when it reconnects.
+			delete(a.clients, cl)
+			q.full.Broadcast()
+		}
 	}
 	a.mu.Unlock()
 }
 
 // run sends the queue's acknowledgements in order until it is empty.
 func (a *acker) run(cl *mqtt.Client, q *ackQueue) {
-	defer a.wg.Done()
 	timer := time.NewTimer(a.timeout)
 	defer timer.Stop()
 	for {
@@ -152,5 +158,6 @@ func (f *errFuture) Ok() <-chan *jetstream.PubAck { return nil }
 func (f *errFuture) Err() <-chan error            { return f.err }
 func (f *errFuture) Msg() *nats.Msg               { return nil }
 
-// wait blocks until every queued acknowledgement is sent or has timed out.
-func (a *acker) wait() { a.wg.Wait() }
+// wait refuses new acknowledgement goroutines and blocks until every
+// queued acknowledgement is sent or has timed out.
+func (a *acker) wait() { _ = a.goroutines.Wait(context.Background()) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/goroutine"
 	"github.com/medbiz/medbiz/registry"
 )
 
@@ -37,8 +37,8 @@ type alertHook struct {
 	// once mochi has written the SUBACK.
 	pending sync.Map // string -> []string
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel     context.CancelFunc
+	goroutines goroutine.Group
 }
 
 func (h *alertHook) ID() string { return "medbiz-alerts" }
@@ -61,9 +61,7 @@ func (h *alertHook) start(ctx context.Context) error {
 		return fmt.Errorf("watch %s: %w", bus.ActiveAlertsBucket, err)
 	}
 	loaded := make(chan struct{})
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	if !h.goroutines.TryGo(func() {
 		defer watcher.Stop()
 		initial := true
 		for {
@@ -84,7 +82,11 @@ func (h *alertHook) start(ctx context.Context) error {
 				h.track(e)
 			}
 		}
-	}()
+	}) {
+		_ = watcher.Stop()
+		h.stop()
+		return errStopping
+	}
 	select {
 	case <-loaded:
 	case <-ctx.Done():
@@ -104,26 +106,35 @@ func (h *alertHook) start(ctx context.Context) error {
 		h.stop()
 		return fmt.Errorf("follow %s: %w", bus.AlertsStream, err)
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	if !h.goroutines.TryGo(func() {
 		<-runCtx.Done()
 		cc.Stop()
-	}()
+	}) {
+		cc.Stop()
+		h.stop()
+		return errStopping
+	}
 	return nil
 }
 
+// errStopping is returned by a start that runs after stop began.
+var errStopping = errors.New("broker is stopping")
+
 func (h *alertHook) stop() {
+	h.goroutines.Stop()
 	if h.cancel != nil {
 		h.cancel()
 	}
-	h.wg.Wait()
+	_ = h.goroutines.Wait(context.Background()) // every goroutine ends with runCtx
 }
 
 // track mirrors one change of the active-alerts bucket.
 func (h *alertHook) track(e jetstream.KeyValueEntry) {
-	farm, rest, _ := strings.Cut(e.Key(), ".")
-	patient, id, _ := strings.Cut(rest, ".")
+	farm, patient, id, err := bus.ParseActiveAlertKey(e.Key())
+	if err != nil {
+		h.log.Warn("active alert under an unexpected key", "error", err)
+		return
+	}
 	key := farm + "." + patient
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -142,12 +153,12 @@ func (h *alertHook) track(e jetstream.KeyValueEntry) {
 
 // deliver publishes one alert message from medbiz.alerts.<farm>.<patient>.
 func (h *alertHook) deliver(subject string, data []byte) {
-	parts := strings.Split(subject, ".")
-	if len(parts) != 4 {
-		h.log.Warn("alert on unexpected subject", "subject", subject)
+	farm, patient, err := bus.ParseAlertSubject(subject)
+	if err != nil {
+		h.log.Warn("alert not delivered", "error", err)
 		return
 	}
-	if err := h.srv.Publish(AlertTopic(parts[2], parts[3]), data, false, 1); err != nil {
+	if err := h.srv.Publish(AlertTopic(farm, patient), data, false, 1); err != nil {
 		h.log.Error("alert not delivered to MQTT", "subject", subject, "error", err)
 		return
 	}

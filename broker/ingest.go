@@ -172,7 +172,7 @@ func (h *ingestHook) reject(cl *mqtt.Client, pk packets.Packet, t topic, err err
 }
 
 // ack forwards {"by":"c1"} on farms/{farm}/alerts/{patient}/{id}/ack to
-// the rule processor. The caregiver's own id is used whatever "by" says, so
+// the alerting processor. The caregiver's own id is used whatever "by" says, so
 // nobody acknowledges in someone else's name.
 func (h *ingestHook) ack(cl *mqtt.Client, pk packets.Packet, t topic) error {
 	p, _ := h.auth.principal(cl)

@@ -2,7 +2,8 @@ package broker
 
 import "strings"
 
-// Topic kinds a client may use (INTERFACES.md).
+// Topic kinds a client may use (docs/contract.md#device-topics and
+// docs/contract.md#caregiver-topics).
 const (
 	topicOther = iota
 	topicTelemetry
@@ -68,10 +69,7 @@ func parseTopic(t string) topic {
 // hasWildcard reports MQTT wildcards in a level that must be concrete.
 func hasWildcard(s string) bool { return strings.ContainsAny(s, "+#") }
 
-// Topic names of INTERFACES.md.
-func telemetryTopic(farm, device string) string {
-	return "farms/" + farm + "/devices/" + device + "/telemetry"
-}
+// Topic names of docs/contract.md#device-topics that medbiz publishes to.
 func statusTopic(farm, device string) string {
 	return "farms/" + farm + "/devices/" + device + "/status"
 }

@@ -28,7 +28,7 @@ func TestEmbeddedKeepsStreamsAcrossRestart(t *testing.T) {
 	}
 
 	_, js, stop := start()
-	if err := EnsureStreams(ctx, js, StreamOptions{}); err != nil {
+	if err := EnsureStreams(ctx, js, StreamOptions{Replicas: 1, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.Publish(ctx, TelemetrySubject("f1", "p1", "d1"), []byte(`{}`)); err != nil {
@@ -41,7 +41,7 @@ func TestEmbeddedKeepsStreamsAcrossRestart(t *testing.T) {
 
 	_, js, stop = start()
 	defer stop()
-	if err := EnsureStreams(ctx, js, StreamOptions{}); err != nil {
+	if err := EnsureStreams(ctx, js, StreamOptions{Replicas: 1, MaxAge: time.Hour}); err != nil {
 		t.Fatalf("streams after restart: %v", err)
 	}
 	for name, want := range map[string]uint64{TelemetryStream: 1, ControlStream: 1, AlertsStream: 0} {

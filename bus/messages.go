@@ -1,6 +1,10 @@
 package bus
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // AckMessage is a caregiver's acknowledgement on the CONTROL stream.
 type AckMessage struct {
@@ -30,3 +34,15 @@ const ActiveAlertsBucket = "medbiz_active_alerts"
 
 // ActiveAlertKey is an alert's key in ActiveAlertsBucket.
 func ActiveAlertKey(farm, patient, id string) string { return farm + "." + patient + "." + id }
+
+// ActiveAlertsOfFarm is the key filter of one farm's active alerts.
+func ActiveAlertsOfFarm(farm string) string { return farm + ".>" }
+
+// ParseActiveAlertKey reads <farm>.<patient>.<alert id>.
+func ParseActiveAlertKey(key string) (farm, patient, id string, err error) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", fmt.Errorf("active alert key %q: want <farm>.<patient>.<alert id>", key)
+	}
+	return parts[0], parts[1], parts[2], nil
+}

@@ -7,8 +7,9 @@
 // package, so every rule can be replayed from a golden file in milliseconds.
 //
 // medbiz is a monitoring aid, not a medical device. The thresholds in the
-// shipped packs come from /work/shared/clinical/REFERENCE.md and every one of
-// them can be overridden per patient.
+// shipped packs, with their sources and evidence, are in docs/clinical.md
+// (each rule's source cites its section), and every one of them can be
+// overridden per patient.
 //
 // # Design decisions
 //

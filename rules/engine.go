@@ -37,9 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultFreshness is how long a value stands for "now" (REFERENCE.md:
-// never alert on stale data). Continuous signals go stale fast, spot
-// checks slowly.
+// DefaultFreshness is how long a value stands for "now": never alert on
+// stale data (docs/clinical.md#alarm-fatigue). Continuous signals go stale
+// fast, spot checks slowly.
 var DefaultFreshness = map[string]time.Duration{
 	"hr": 5 * time.Minute, "spo2": 5 * time.Minute, "rr": 5 * time.Minute,
 	"sys": 30 * time.Minute, "dia": 30 * time.Minute, "map": 30 * time.Minute,
@@ -81,15 +81,15 @@ type ruleState struct {
 }
 
 type patientState struct {
-	Info    PatientInfo           `json:"info"`
-	Series  map[string]*series    `json:"series"`
-	Events  []eventPoint          `json:"events"`
-	Cursor  int64                 `json:"cursor"`    // newest event time evaluated
-	ObsBase int64                 `json:"obs_base"`  // newest measurement time at LastWall
-	LastWal time.Time             `json:"last_wall"` // wall clock of the last Observe
-	Rules   map[string]*ruleState `json:"rules"`     // by rule id
-	Offline map[string]time.Time  `json:"offline"`   // devices that went offline unexpectedly
-	Started bool                  `json:"started"`   // has sent data at least once
+	Info     PatientInfo           `json:"info"`
+	Series   map[string]*series    `json:"series"`
+	Events   []eventPoint          `json:"events"`
+	Cursor   int64                 `json:"cursor"`    // newest event time evaluated
+	ObsBase  int64                 `json:"obs_base"`  // newest measurement time at LastWall
+	LastWall time.Time             `json:"last_wall"` // wall clock of the last Observe
+	Rules    map[string]*ruleState `json:"rules"`     // by rule id
+	Offline  map[string]time.Time  `json:"offline"`   // devices that went offline unexpectedly
+	Started  bool                  `json:"started"`   // has sent data at least once
 
 	eng    *Engine
 	env    Env
@@ -220,7 +220,7 @@ func (e *Engine) Observe(p PatientInfo, ms []telemetry.Measurement) []Event {
 		out = e.evaluate(st, st.Cursor, out)
 	}
 	if accepted {
-		st.LastWal = e.clock.Now()
+		st.LastWall = e.clock.Now()
 		st.ObsBase = st.Cursor
 		out = e.resolveDeadman(st, out)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Alert states (INTERFACES.md).
+// Alert states (docs/contract.md#alert-message).
 const (
 	StateActive       = "active"
 	StateAcknowledged = "acknowledged"
@@ -36,18 +36,30 @@ type PatientInfo struct {
 	Overrides map[string]float64
 }
 
-// Event is one alert state change; its JSON form is INTERFACES.md's alert
-// message. Events returned by the engine share their Values map with the
-// engine's copy: treat it as read-only.
+// Event is one alert state change, and the one definition of the alert
+// message on the wire (docs/contract.md#alert-message): the engine writes
+// it, the ALERTS stream and the active-alerts bucket carry it, caregivers
+// receive it over MQTT, the store keeps it, the HTTP API answers with it
+// (its tags are the OpenAPI schema) and the simulator's verifier reads it. MarshalJSON writes both times in
+// RFC 3339 UTC with milliseconds, values always (an empty object when
+// there are none), escalation and acked_by only when set.
+//
+// Events returned by the engine share their Values map with the engine's
+// copy: treat it as read-only.
 type Event struct {
-	ID, Farm, Patient, Rule string
-	Severity                string // info|warning|critical
-	State                   string // active|acknowledged|resolved
-	Started, TS             time.Time
-	Message                 string
-	Values                  map[string]float64
-	Escalation              int    `json:"escalation,omitempty"`
-	AckedBy                 string `json:"acked_by,omitempty"`
+	ID       string    `json:"id" doc:"the alert's id; every state change of one alert carries it"`
+	Farm     string    `json:"farm"`
+	Patient  string    `json:"patient"`
+	Rule     string    `json:"rule" doc:"the rule that raised it"`
+	Severity string    `json:"severity" enum:"info,warning,critical"`
+	State    string    `json:"state" enum:"active,acknowledged,resolved"`
+	Started  time.Time `json:"started" doc:"when the condition began (event time); RFC 3339 UTC with milliseconds"`
+	TS       time.Time `json:"ts" doc:"when this state change happened; RFC 3339 UTC with milliseconds"`
+	Message  string    `json:"message"`
+	// Values are the measurements behind the alert; always present.
+	Values     map[string]float64 `json:"values" doc:"the measurements behind the alert, by metric; {} when none"`
+	Escalation int                `json:"escalation,omitempty" doc:"how often an unacknowledged critical alert was re-sent; absent when 0"`
+	AckedBy    string             `json:"acked_by,omitempty" doc:"who acknowledged it; absent until then"`
 }
 
 // jsonTime writes RFC 3339 in UTC with milliseconds, as the alert message
@@ -71,6 +83,9 @@ func (t *jsonTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// eventJSON is Event's encoding, field for field in the same order, with the
+// millisecond time format; TestEventJSONMatchesSchemaFields keeps the two
+// equal.
 type eventJSON struct {
 	ID         string             `json:"id"`
 	Farm       string             `json:"farm"`
@@ -86,7 +101,7 @@ type eventJSON struct {
 	AckedBy    string             `json:"acked_by,omitempty"`
 }
 
-// MarshalJSON writes the alert message of INTERFACES.md.
+// MarshalJSON writes the alert message of docs/contract.md#alert-message.
 func (e Event) MarshalJSON() ([]byte, error) {
 	v := e.Values
 	if v == nil {

@@ -28,7 +28,7 @@ func (e *Engine) Tick(now time.Time) []Event {
 		if !st.Started {
 			continue
 		}
-		if proj := st.ObsBase + int64(now.Sub(st.LastWal)); proj > st.Cursor && st.timeSensitive() {
+		if proj := st.ObsBase + int64(now.Sub(st.LastWall)); proj > st.Cursor && st.timeSensitive() {
 			st.Cursor = proj
 			out = e.evaluate(st, proj, out)
 		}
@@ -82,7 +82,7 @@ func (e *Engine) deadman(st *patientState, now time.Time, out []Event) []Event {
 	if k1 || k2 {
 		after = time.Duration(paramOf(st.Info, r, "after_s") * float64(time.Second))
 	}
-	silent := now.Sub(st.LastWal)
+	silent := now.Sub(st.LastWall)
 	if after <= 0 || silent < after {
 		return out
 	}

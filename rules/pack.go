@@ -30,7 +30,7 @@ const (
 	KindDeviceOffline = "device_offline"
 )
 
-// Profiles a patient can have (INTERFACES.md).
+// Profiles a patient can have (docs/contract.md#provisioning).
 var knownProfiles = map[string]bool{"adult": true, "elderly": true, "infant": true}
 
 var ruleIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

@@ -11,7 +11,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// Topics of the device and caregiver contract (INTERFACES.md).
+// Topics of the device and caregiver contract (docs/contract.md#device-topics,
+// docs/contract.md#caregiver-topics).
 func TelemetryTopic(farm, device string) string {
 	return "farms/" + farm + "/devices/" + device + "/telemetry"
 }

@@ -94,7 +94,7 @@ func (p *Person) BirthDate(start time.Time) string {
 
 // normalRange is the band a healthy person of this profile stays inside;
 // the model clamps its normal (non-scenario) state to it so a normal day
-// never crosses an alert threshold of REFERENCE.md.
+// never crosses an alert threshold of docs/clinical.md.
 type normalRange struct{ lo, hi float64 }
 
 func (p *Person) ranges() map[string]normalRange {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/medbiz/medbiz/rules"
 	"github.com/medbiz/medbiz/sim"
 	"github.com/medbiz/medbiz/sim/bench"
 )
@@ -83,8 +84,9 @@ func TestSimAgainstPlainMochi(t *testing.T) {
 		if _, dup := once.LoadOrStore(id, true); dup {
 			return
 		}
-		a, _ := json.Marshal(map[string]any{"id": id, "farm": "t1", "patient": patient, "rule": rule,
-			"severity": "critical", "state": "active", "started": ts, "ts": ts, "message": rule, "values": map[string]any{}})
+		at := time.UnixMilli(ts)
+		a, _ := json.Marshal(rules.Event{ID: id, Farm: "t1", Patient: patient, Rule: rule,
+			Severity: "critical", State: rules.StateActive, Started: at, TS: at, Message: rule})
 		engine.Publish(sim.AlertTopic("t1", patient), 1, false, a)
 	}
 	subscribe(t, engine, "farms/t1/devices/+/telemetry", func(_ paho.Client, m paho.Message) {

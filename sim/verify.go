@@ -9,49 +9,19 @@ import (
 	"log/slog"
 	"math"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/medbiz/medbiz/rules"
 )
 
-// Alert is an alert message as caregivers receive it (INTERFACES.md).
+// Alert is an alert message (docs/contract.md#alert-message) as a
+// caregiver received it.
 type Alert struct {
-	ID       string          `json:"id"`
-	Farm     string          `json:"farm"`
-	Patient  string          `json:"patient"`
-	Rule     string          `json:"rule"`
-	Severity string          `json:"severity"`
-	State    string          `json:"state"`
-	Started  json.RawMessage `json:"started"`
-	TS       json.RawMessage `json:"ts"`
-	Message  string          `json:"message"`
-	Values   json.RawMessage `json:"values"`
-
-	Received time.Time `json:"-"`
-}
-
-// parseTime reads a timestamp sent as epoch milliseconds or RFC 3339.
-func parseTime(raw json.RawMessage) (time.Time, bool) {
-	if len(raw) == 0 {
-		return time.Time{}, false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t, true
-		}
-		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.UnixMilli(ms), true
-		}
-		return time.Time{}, false
-	}
-	var ms float64
-	if json.Unmarshal(raw, &ms) == nil {
-		return time.UnixMilli(int64(ms)), true
-	}
-	return time.Time{}, false
+	rules.Event
+	Received time.Time
 }
 
 type mark struct {
@@ -182,7 +152,7 @@ func (v *Verifier) Close() {
 
 func (v *Verifier) receive(now time.Time, payload []byte) {
 	var a Alert
-	if err := json.Unmarshal(payload, &a); err != nil {
+	if err := json.Unmarshal(payload, &a.Event); err != nil {
 		v.log.Warn("undecodable alert", "err", err, "payload", string(payload))
 		return
 	}
@@ -191,7 +161,7 @@ func (v *Verifier) receive(now time.Time, payload []byte) {
 	defer v.mu.Unlock()
 	key := a.ID
 	if key == "" {
-		key = a.Patient + "/" + a.Rule + "/" + string(a.Started)
+		key = a.Patient + "/" + a.Rule + "/" + a.Started.String()
 	}
 	// Every state change is a message; only the first one of an alert
 	// (normally "active") is a new alert.
@@ -214,7 +184,7 @@ func (v *Verifier) receive(now time.Time, payload []byte) {
 // judge files an alert: the detection of a scenario, a secondary alert
 // during one, or a false alert.
 func (v *Verifier) judge(a *Alert) {
-	ts, hasTS := parseTime(a.TS)
+	ts, hasTS := a.TS, !a.TS.IsZero()
 	var best *Scenario
 	for _, s := range v.fleet.Scenarios {
 		ms := v.marks[s]
@@ -324,7 +294,8 @@ func (s Summary) Write(w io.Writer) {
 		fmt.Fprintf(w, "SECONDARY patient=%s rule=%s severity=%s alert=%s\n", a.Patient, a.Rule, a.Severity, a.ID)
 	}
 	for _, a := range s.False {
-		fmt.Fprintf(w, "FALSE    patient=%s rule=%s severity=%s alert=%s ts=%s message=%q\n", a.Patient, a.Rule, a.Severity, a.ID, a.TS, a.Message)
+		fmt.Fprintf(w, "FALSE    patient=%s rule=%s severity=%s alert=%s ts=%s message=%q\n", a.Patient, a.Rule, a.Severity, a.ID,
+			a.TS.UTC().Format(time.RFC3339Nano), a.Message)
 	}
 	if s.Preexisting > 0 {
 		fmt.Fprintf(w, "(ignored %d alerts already active before the run)\n", s.Preexisting)

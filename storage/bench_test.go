@@ -42,7 +42,7 @@ func BenchmarkWrite5000(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		// New instants each time (after 64 batches, rewrites of old ones).
-		if err := c.Write(ctx, "bench", batches[n%len(batches)]); err != nil {
+		if err := write(ctx, c, "bench", batches[n%len(batches)]); err != nil {
 			b.Fatal(err)
 		}
 		n++

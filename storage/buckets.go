@@ -10,9 +10,10 @@ import (
 	"regexp"
 )
 
-// farmID matches INTERFACES.md's ids. Farm ids reach InfluxQL statements as
-// quoted identifiers (CREATE DATABASE has no bound parameters), so they are
-// checked here even though the API validated them already.
+// farmID matches the ids of docs/contract.md#ids-and-errors. Farm ids reach
+// InfluxQL statements as quoted identifiers (CREATE DATABASE has no bound
+// parameters), so they are checked here even though the API validated them
+// already.
 var farmID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 func checkFarm(farm string) error {

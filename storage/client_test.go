@@ -57,7 +57,7 @@ func TestWriteAndReadRawWithMillisecondTimes(t *testing.T) {
 	pts = append(pts, vital("p1", "d1", base.Add(2*time.Millisecond), "temp", 36.6))
 	// Another patient's values must not leak in.
 	pts = append(pts, vital("p2", "d9", base.Add(3*time.Millisecond), "hr", 150.0))
-	if err := c.Write(ctx, "f1", pts); err != nil {
+	if err := write(ctx, c, "f1", pts); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.QuerySeries(ctx, "f1", SeriesQuery{Patient: "p1", Metric: "hr", Start: base, Stop: base.Add(time.Minute)})
@@ -91,7 +91,7 @@ func TestAggregates(t *testing.T) {
 	for off, v := range vals {
 		pts = append(pts, vital("p1", "d1", base.Add(off), "hr", v))
 	}
-	if err := c.Write(ctx, "f1", pts); err != nil {
+	if err := write(ctx, c, "f1", pts); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -136,7 +136,7 @@ func TestAggregates(t *testing.T) {
 
 func TestBoundParametersAreInert(t *testing.T) {
 	c, ctx := setupFarm(t)
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{`p1' OR 1=1`, `p1' OR 'a'='a`, `" OR "patient" =~ /.*/ --`, `p1"; DROP DATABASE "farm_f1`} {
@@ -162,7 +162,7 @@ func TestRewriteSamePointsDoesNotDouble(t *testing.T) {
 		pts = append(pts, vital("p1", "d1", base.Add(time.Duration(i)*time.Second), "hr", float64(60+i%30)))
 	}
 	for range 3 {
-		if err := c.Write(ctx, "f1", pts); err != nil {
+		if err := write(ctx, c, "f1", pts); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.EnsureBucket(ctx, "f1"); err != nil { // idempotent, keeps data
@@ -182,7 +182,7 @@ func TestDerivedSourceKeptApart(t *testing.T) {
 	c, ctx := setupFarm(t)
 	derived := vital("p1", "d1", base, "hr", 80.0)
 	derived.Tags = append(derived.Tags, Tag{TagSource, "ecg"})
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", 72.0), derived}); err != nil {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", 72.0), derived}); err != nil {
 		t.Fatal(err)
 	}
 	q := SeriesQuery{Patient: "p1", Metric: "hr", Start: base, Stop: base.Add(time.Second)}
@@ -205,7 +205,7 @@ func TestECGAndEventQueries(t *testing.T) {
 			Fields: []Field{{FieldECG, float64(i) / 1000}}, Time: base.Add(time.Duration(i) * 4 * time.Millisecond)})
 	}
 	pts = append(pts, vital("p1", "d1", base, "event", "fall"), vital("p1", "d1", base.Add(time.Second), "event", `so"s\ x`))
-	if err := c.Write(ctx, "f1", pts); err != nil {
+	if err := write(ctx, c, "f1", pts); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.QuerySeries(ctx, "f1", SeriesQuery{Patient: "p1", Metric: "ecg", Start: base, Stop: base.Add(time.Second)})
@@ -224,22 +224,22 @@ func TestECGAndEventQueries(t *testing.T) {
 
 func TestPermanentWriteErrors(t *testing.T) {
 	c, ctx := setupFarm(t)
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
 		t.Fatal(err)
 	}
 	// A string into a float field: the server refuses that point.
-	err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base.Add(time.Second), "hr", "seventy")})
+	err := write(ctx, c, "f1", []Point{vital("p1", "d1", base.Add(time.Second), "hr", "seventy")})
 	var e *Error
 	if !errors.As(err, &e) || IsRetryable(err) || e.StatusCode != http.StatusBadRequest || !strings.Contains(e.Message, "field type conflict") {
 		t.Fatalf("type conflict: %#v", err)
 	}
 	// A farm whose database was never created.
-	err = c.Write(ctx, "nofarm", []Point{vital("p1", "d1", base, "hr", 72.0)})
+	err = write(ctx, c, "nofarm", []Point{vital("p1", "d1", base, "hr", 72.0)})
 	if err == nil || IsRetryable(err) || !IsNotFound(err) || !strings.Contains(err.Error(), "database not found") {
 		t.Fatalf("missing database: %v", err)
 	}
 	// NaN is refused before sending.
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", nanValue())}); err == nil || IsRetryable(err) {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", nanValue())}); err == nil || IsRetryable(err) {
 		t.Fatalf("NaN: %v", err)
 	}
 	// A bad statement is a permanent error with the server's message.
@@ -258,7 +258,7 @@ func TestEnsureAndDropBucket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Write(ctx, "f2", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
+	if err := write(ctx, c, "f2", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -270,7 +270,7 @@ func TestEnsureAndDropBucket(t *testing.T) {
 		t.Fatalf("query after drop: %v", err)
 	}
 	// Other farms are untouched.
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.EnsureBucket(ctx, `f1"; DROP DATABASE x`); err == nil {
@@ -325,7 +325,7 @@ func TestDownServerIsRetryable(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)})
+	err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)})
 	if err == nil || !IsRetryable(err) || IsNotFound(err) {
 		t.Fatalf("write to stopped engine: %v (retryable=%v)", err, IsRetryable(err))
 	}
@@ -353,7 +353,7 @@ func TestDownServerIsRetryable(t *testing.T) {
 			w.WriteHeader(code)
 		}))
 		c := newTestClient(t, srv.URL)
-		if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); !IsRetryable(err) {
+		if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", 72.0)}); !IsRetryable(err) {
 			t.Errorf("status %d: %v not retryable", code, err)
 		}
 		srv.Close()
@@ -363,4 +363,17 @@ func TestDownServerIsRetryable(t *testing.T) {
 	if err := c.Ping(cctx); err == nil || IsRetryable(err) {
 		t.Fatalf("cancelled ping: %v", err)
 	}
+}
+
+// write encodes points as the store processor does and writes them in one
+// request.
+func write(ctx context.Context, c *Client, farm string, pts []Point) error {
+	var buf []byte
+	for _, p := range pts {
+		var err error
+		if buf, err = AppendLine(buf, p); err != nil {
+			return err
+		}
+	}
+	return c.WriteLines(ctx, farm, buf)
 }

@@ -105,7 +105,7 @@ func engineConfig(cfg EngineConfig) *run.Config {
 	c.Monitor.StoreEnabled = false
 
 	c.HTTPD.BindAddress = cfg.Addr
-	c.HTTPD.FluxEnabled = false // Flux's Arrow code breaks under -race (ARCHITECTURE.md)
+	c.HTTPD.FluxEnabled = false // Flux's Arrow code breaks under -race (docs/architecture.md)
 	c.HTTPD.AuthEnabled = false
 	c.HTTPD.LogEnabled = false
 	c.HTTPD.PprofEnabled = false

@@ -76,7 +76,7 @@ func TestEngineReopensSameDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.UnixMilli(1764200000123)
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", t0, "hr", 72)}); err != nil {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", t0, "hr", 72)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Close(); err != nil {

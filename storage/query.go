@@ -15,7 +15,7 @@ import (
 	"github.com/medbiz/medbiz/telemetry"
 )
 
-// Measurements written by medbiz (INTERFACES.md, Storage).
+// Measurements written by medbiz (docs/contract.md#storage-layout).
 const (
 	MeasurementVitals = "vitals"
 	MeasurementECG    = "ecg"
@@ -40,8 +40,9 @@ type SeriesQuery struct {
 	// Every, the whole range is one bucket.
 	Fn string
 	// Source selects derived values ("ecg"); empty reads what devices
-	// measured themselves. (An extension of the brief's struct: without it a
-	// raw hr series would mix the device's and the ECG-derived values.)
+	// measured themselves. (An extension of docs/contract.md#http-reads:
+	// without it a raw hr series would mix the device's and the ECG-derived
+	// values.)
 	Source string
 }
 

@@ -195,7 +195,7 @@ func TestV2ContractBucketsDBRPWriteQuery(t *testing.T) {
 		t.Fatalf("dbrp %+v", m)
 	}
 
-	if err := c.Write(ctx, "f1", []Point{vital("p1", "d1", base.Add(123*time.Millisecond), "hr", 72.5)}); err != nil {
+	if err := write(ctx, c, "f1", []Point{vital("p1", "d1", base.Add(123*time.Millisecond), "hr", 72.5)}); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
@@ -208,11 +208,11 @@ func TestV2ContractBucketsDBRPWriteQuery(t *testing.T) {
 
 	// Errors: 422 field type conflict is permanent with the server's text;
 	// a missing bucket is "not found".
-	err = c.Write(ctx, "f1", []Point{vital("p1", "d1", base, "hr", "x")})
+	err = write(ctx, c, "f1", []Point{vital("p1", "d1", base, "hr", "x")})
 	if err == nil || IsRetryable(err) || !strings.Contains(err.Error(), "field type conflict") {
 		t.Fatalf("type conflict: %v", err)
 	}
-	err = c.Write(ctx, "f9", []Point{vital("p1", "d1", base, "hr", 1.0)})
+	err = write(ctx, c, "f9", []Point{vital("p1", "d1", base, "hr", 1.0)})
 	if err == nil || IsRetryable(err) || !IsNotFound(err) {
 		t.Fatalf("missing bucket: %v", err)
 	}

@@ -114,27 +114,12 @@ func appendEscaped(buf []byte, s, special string) []byte {
 	return buf
 }
 
-// Write writes points to the Farm's bucket in one request. Nothing is
-// retried here: the caller (the store processor) decides with IsRetryable,
-// IsNotFound and the server's message in *Error. On 1.x a rejected point
-// (field type conflict) makes a "partial write": the others are stored and
-// the error is still returned.
-func (c *Client) Write(ctx context.Context, farm string, points []Point) error {
-	if len(points) == 0 {
-		return nil
-	}
-	buf := make([]byte, 0, 64*len(points))
-	var err error
-	for _, p := range points {
-		if buf, err = AppendLine(buf, p); err != nil {
-			return &Error{Op: "write " + BucketName(farm), Message: err.Error(), Err: err}
-		}
-	}
-	return c.WriteLines(ctx, farm, buf)
-}
-
 // WriteLines writes pre-encoded line protocol (see AppendLine) with
-// nanosecond timestamps to the Farm's bucket.
+// nanosecond timestamps to the Farm's bucket, in one request. Nothing is
+// retried here: the caller (the store processor) decides with
+// IsRetryable, IsNotFound and the server's message in *Error. On 1.x a
+// rejected point (field type conflict) makes a "partial write": the
+// others are stored and the error is still returned.
 func (c *Client) WriteLines(ctx context.Context, farm string, lines []byte) error {
 	if err := checkFarm(farm); err != nil {
 		return err

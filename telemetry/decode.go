@@ -79,7 +79,7 @@ type Decoded struct {
 }
 
 // Decode validates one device payload and turns it into measurements in
-// canonical units. The forms (INTERFACES.md "Telemetry payloads"):
+// canonical units. The forms (docs/contract.md#telemetry-payloads):
 //
 //	{"ts": 1764200000000, "hr": 72, "spo2": 97}          flat object
 //	{"ts": "2026-11-27T03:40:00Z", "values": {"sys": 128}} values object
@@ -117,7 +117,8 @@ func (d *decoder) decode(payload []byte) *Error {
 		return errorf(ReasonTooLarge, "payload is %d bytes, more than the limit of %d", len(payload), d.opt.MaxBytes)
 	}
 	// encoding/json would silently replace invalid UTF-8 with U+FFFD;
-	// INTERFACES.md promises UTF-8, so say so instead.
+	// The contract promises UTF-8 (docs/contract.md#telemetry-payloads), so
+	// say so instead.
 	if !utf8.Valid(payload) {
 		return errorf(ReasonMalformed, "payload is not valid UTF-8")
 	}

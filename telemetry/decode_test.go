@@ -10,7 +10,8 @@ import (
 )
 
 // recv is the receive time of every test payload: 100 s after the
-// INTERFACES.md example ts 1764200000000 (2025-11-26T23:33:20Z).
+// The example ts of docs/contract.md#telemetry-payloads, 1764200000000
+// (2025-11-26T23:33:20Z).
 var recv = time.Date(2025, 11, 26, 23, 35, 0, 0, time.UTC)
 
 var exampleTS = time.Date(2025, 11, 26, 23, 33, 20, 0, time.UTC)
@@ -61,7 +62,7 @@ func TestDecodeForms(t *testing.T) {
 			[]Measurement{m(recv, HR, 60)}},
 		{"range edges are inclusive", `{"spo2": 100, "rr": 0, "battery": 0}`,
 			[]Measurement{m(recv, RR, 0), m(recv, SpO2, 100), m(recv, Battery, 0)}},
-		{"SenML INTERFACES.md example",
+		{"SenML contract example",
 			`[{"bn":"urn:dev:mac:0024befffe804ff1:","bt":1764200000,"n":"hr","u":"beat/min","v":72}]`,
 			[]Measurement{m(exampleTS, HR, 72)}},
 		{"SenML base fields carry over, t adds to bt",

@@ -53,7 +53,7 @@ type Batch struct {
 	ECG []ECGFrame `json:"ecg,omitempty"`
 }
 
-// Metric names of the vocabulary (INTERFACES.md).
+// Metric names of the vocabulary (docs/contract.md#metrics-and-units).
 const (
 	HR      = "hr"
 	RR      = "rr"

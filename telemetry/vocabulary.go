@@ -82,8 +82,9 @@ const mgdlPerMmol = 18.016
 // labelled as mV.
 const ecgLimitMV = 500
 
-// vocabulary is INTERFACES.md's metric table, in the order that measurements
-// of one JSON object are emitted (JSON objects have no order of their own).
+// vocabulary is the metric table of docs/contract.md#metrics-and-units, in
+// the order that measurements of one JSON object are emitted (JSON objects
+// have no order of their own).
 var vocabulary = []Spec{
 	{Name: HR, Unit: "beat/min", Min: 10, Max: 350,
 		Units: []UnitSpelling{same("beat/min"), same("beats/min"), same("bpm"), same("/min"), same("1/min")}},

@@ -7,7 +7,7 @@ import (
 )
 
 func TestVocabularyMatchesInterfaces(t *testing.T) {
-	// INTERFACES.md's table, as users see it.
+	// The table of docs/contract.md#metrics-and-units, as users see it.
 	want := map[string]string{
 		HR: "beat/min", RR: "breaths/min", Sys: "mmHg", Dia: "mmHg", MAP: "mmHg", SpO2: "%",
 		Temp: "°C", Glucose: "mg/dL", ECG: "mV", Event: "", Battery: "%", Weight: "kg", Steps: "count",

@@ -42,7 +42,7 @@ const (
 	// window with a QRS in it has QRS-band activity of 0.15 mV and more.
 	baselineDriftmV = 0.5  // slide of the window's least-squares line, end to end
 	baselineRatio   = 5.0  // the slide is at least this times the QRS-band peak-to-peak
-	qrsMinmV        = 0.15 // a QRS below this is not counted as a beat (REFERENCE.md)
+	qrsMinmV        = 0.15 // a QRS below this is not counted as a beat (docs/clinical.md#alarm-fatigue)
 	baselineTailmV  = 0.2  // slide that continues a recovery already rated baseline
 	qrsBandHz       = 5.0  // high-pass corner of the QRS band, as in the detector
 	goodThreshold   = 0.5  // below this the window's reason is never "ok"

@@ -3,8 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
+	"github.com/medbiz/medbiz/rules"
 	"github.com/medbiz/medbiz/storage"
 )
 
@@ -14,16 +14,7 @@ import (
 // it), and the escalation level. Its time is the change's time, so a
 // redelivered change lands on the same point.
 func EncodeAlert(_ string, data []byte) (string, []byte, int, error) {
-	var ev struct {
-		ID         string    `json:"id"`
-		Farm       string    `json:"farm"`
-		Patient    string    `json:"patient"`
-		Rule       string    `json:"rule"`
-		Severity   string    `json:"severity"`
-		State      string    `json:"state"`
-		TS         time.Time `json:"ts"`
-		Escalation int64     `json:"escalation"`
-	}
+	var ev rules.Event
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return "", nil, 0, fmt.Errorf("alert message: %w", err)
 	}
@@ -37,7 +28,7 @@ func EncodeAlert(_ string, data []byte) (string, []byte, int, error) {
 			{Key: "severity", Value: ev.Severity}, {Key: "state", Value: ev.State},
 		},
 		Fields: []storage.Field{
-			{Key: "id", Value: ev.ID}, {Key: "event", Value: string(data)}, {Key: "escalation", Value: ev.Escalation},
+			{Key: "id", Value: ev.ID}, {Key: "event", Value: string(data)}, {Key: "escalation", Value: int64(ev.Escalation)},
 		},
 		Time: ev.TS,
 	})

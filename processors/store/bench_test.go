@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/medbiz/medbiz/bus"
 	"github.com/medbiz/medbiz/telemetry"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkStoreBacklog(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		f, err := js.PublishAsync(fmt.Sprintf("medbiz.telemetry.f1.p%d.d1", i%50), data)
+		f, err := js.PublishAsync(bus.TelemetrySubject("f1", fmt.Sprintf("p%d", i%50), "d1"), data)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -46,15 +47,17 @@ func BenchmarkStoreBacklog(b *testing.B) {
 	round := 0
 	b.ResetTimer()
 	for b.Loop() {
-		cfg := DefaultConfig()
-		cfg.Durable = fmt.Sprintf("bench%d", round)
+		cfg := testConfig()
+		cfg.BatchSize = 5000 // medbiz's default
+		cfg.FlushInterval = time.Second
+		cfg.Consumer.Config.Durable = fmt.Sprintf("bench%d", round)
 		round++
-		s := New(cfg, js, db, nil, nil)
+		s := newStore(b, cfg, js, db, nil)
 		if err := s.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
 		for {
-			cons, err := js.Consumer(ctx, "TELEMETRY", cfg.Durable)
+			cons, err := js.Consumer(ctx, bus.TelemetryStream, cfg.Consumer.Config.Durable)
 			if err != nil {
 				b.Fatal(err)
 			}

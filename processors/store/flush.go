@@ -56,7 +56,7 @@ func (s *Store) writeGroup(ctx context.Context, farm string, group []held, ensur
 		points += h.n
 	}
 
-	backoff := s.cfg.RetryMin
+	pause := s.cfg.Retry.BackOff()
 	lastProgress := time.Now()
 	for {
 		err := s.db.WriteLines(ctx, farm, lines)
@@ -76,17 +76,17 @@ func (s *Store) writeGroup(ctx context.Context, farm string, group []held, ensur
 		}
 		if storage.IsRetryable(err) {
 			s.metrics.writeErrors.WithLabelValues("retryable").Inc()
-			s.log.Warn("influxdb write failed; retrying", "farm", farm, "points", points, "backoff", backoff, "err", err)
+			wait := pause.NextBackOff()
+			s.log.Warn("influxdb write failed; retrying", "farm", farm, "points", points, "backoff", wait, "err", err)
 			// Keep JetStream from redelivering what we hold mid-retry.
-			if time.Since(lastProgress) >= s.cfg.AckWait/4 {
+			if time.Since(lastProgress) >= s.cfg.Consumer.Config.AckWait/4 {
 				inProgress(group)
 				inProgress(w.queued)
 				lastProgress = time.Now()
 			}
-			if err := s.sleep(ctx, backoff, w); err != nil {
+			if err := s.sleep(ctx, wait, w); err != nil {
 				return err
 			}
-			backoff = min(2*backoff, s.cfg.RetryMax)
 			continue
 		}
 		s.metrics.writeErrors.WithLabelValues("permanent").Inc()
@@ -114,7 +114,7 @@ func (s *Store) writeGroup(ctx context.Context, farm string, group []held, ensur
 // ensureBucket creates a Farm's bucket, retrying while InfluxDB is
 // unreachable. A permanent failure is left to the caller's next write.
 func (s *Store) ensureBucket(ctx context.Context, farm string, group []held, w *intake) error {
-	backoff := s.cfg.RetryMin
+	pause := s.cfg.Retry.BackOff()
 	for {
 		err := s.db.EnsureBucket(ctx, farm)
 		if err == nil {
@@ -130,10 +130,9 @@ func (s *Store) ensureBucket(ctx context.Context, farm string, group []held, w *
 		}
 		inProgress(group)
 		inProgress(w.queued)
-		if err := s.sleep(ctx, backoff, w); err != nil {
+		if err := s.sleep(ctx, pause.NextBackOff(), w); err != nil {
 			return err
 		}
-		backoff = min(2*backoff, s.cfg.RetryMax)
 	}
 }
 
@@ -145,8 +144,9 @@ func inProgress(group []held) {
 	}
 }
 
-// sleep waits d between retries and meanwhile keeps taking messages into
-// w, so that they are held (in progress) rather than left to time out.
+// sleep waits d between retries (the back-off's own timer cannot be used:
+// meanwhile the writer keeps taking messages into w, so that they are held
+// in progress rather than left to time out).
 func (s *Store) sleep(ctx context.Context, d time.Duration, w *intake) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

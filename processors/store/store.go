@@ -11,13 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/goroutine"
+	"github.com/medbiz/medbiz/internal/retry"
 	"github.com/medbiz/medbiz/processors"
 	"github.com/medbiz/medbiz/storage"
 	"github.com/medbiz/medbiz/telemetry"
@@ -33,24 +35,22 @@ type Writer interface {
 
 var _ Writer = (*storage.Client)(nil)
 
-// Config tunes the store processor. Zero values take the defaults of
-// DefaultConfig, except StoreECG, whose zero value (false) is honoured.
+// Config configures the store processor. Every value comes from the
+// medbiz config (app.DefaultConfig holds the defaults); New rejects a
+// config that is not complete.
 type Config struct {
-	Stream string // "TELEMETRY"
-	// FilterSubjects are the subjects consumed: device telemetry and the
-	// batches carrying ECG frames.
-	FilterSubjects []string
-	Durable        string // "store"; shared by every node so writes spread
+	// Consumer is the durable consumer read: bus.StoreConsumer for
+	// telemetry, bus.AlertStoreConsumer for alert state changes. Its
+	// MaxAckPending bounds the messages held unacknowledged; it must
+	// reach the messages of one batch or batches can never fill.
+	Consumer bus.Consumer
 	// BatchSize is the number of points (lines) that triggers a write.
 	BatchSize int
 	// FlushInterval bounds how long a point waits for its batch to fill.
 	FlushInterval time.Duration
-	// MaxAckPending bounds the messages held unacknowledged; it must exceed
-	// the messages of one batch or batches can never fill.
-	MaxAckPending int
-	// AckWait is how long JetStream waits for an ack before redelivering.
-	AckWait            time.Duration
-	RetryMin, RetryMax time.Duration
+	// Retry paces the retries of a write InfluxDB could not take yet
+	// (retry.Transient in medbiz; tests shorten it).
+	Retry retry.Policy
 	// StoreECG writes raw ECG samples to the ecg measurement.
 	StoreECG bool
 	// Encode turns one message into line protocol for its farm; nil
@@ -61,52 +61,18 @@ type Config struct {
 // Encoder turns a message into the farm it belongs to and its lines.
 type Encoder func(subject string, data []byte) (farm string, lines []byte, points int, err error)
 
-// DefaultConfig is the configuration medbiz runs with.
-func DefaultConfig() Config {
-	return Config{
-		Stream:         "TELEMETRY",
-		FilterSubjects: []string{"medbiz.telemetry.>", "medbiz.ecg.>"},
-		Durable:        "store",
-		BatchSize:      5000,
-		FlushInterval:  time.Second,
-		MaxAckPending:  10000,
-		AckWait:        30 * time.Second,
-		RetryMin:       100 * time.Millisecond,
-		RetryMax:       5 * time.Second,
-		StoreECG:       true,
+func (c Config) validate() error {
+	switch {
+	case c.Consumer.Stream == "" || c.Consumer.Config.Durable == "":
+		return errors.New("store: no consumer (bus.StoreConsumer or bus.AlertStoreConsumer)")
+	case c.BatchSize < 1:
+		return fmt.Errorf("store: batch size %d: must be at least 1", c.BatchSize)
+	case c.FlushInterval <= 0:
+		return fmt.Errorf("store: flush interval %v: must be positive", c.FlushInterval)
+	case c.Retry.Initial <= 0 || c.Retry.Max < c.Retry.Initial || c.Retry.Multiplier < 1:
+		return fmt.Errorf("store: retry policy %+v: needs a positive first wait, a factor of 1 or more and a maximum", c.Retry)
 	}
-}
-
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.Stream == "" {
-		c.Stream = d.Stream
-	}
-	if len(c.FilterSubjects) == 0 {
-		c.FilterSubjects = d.FilterSubjects
-	}
-	if c.Durable == "" {
-		c.Durable = d.Durable
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.FlushInterval <= 0 {
-		c.FlushInterval = d.FlushInterval
-	}
-	if c.MaxAckPending <= 0 {
-		c.MaxAckPending = max(d.MaxAckPending, 2*c.BatchSize)
-	}
-	if c.AckWait <= 0 {
-		c.AckWait = d.AckWait
-	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = d.RetryMin
-	}
-	if c.RetryMax < c.RetryMin {
-		c.RetryMax = max(d.RetryMax, c.RetryMin)
-	}
-	return c
+	return nil
 }
 
 // Store consumes the telemetry stream and writes it to InfluxDB.
@@ -117,25 +83,29 @@ type Store struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu      sync.Mutex
-	started bool
-	iter    jetstream.MessagesContext
-	abort   context.CancelFunc // cancels writes in flight when Stop times out
-	done    chan struct{}      // closed when the writer goroutine has ended
+	mu         sync.Mutex
+	started    bool
+	iter       jetstream.MessagesContext
+	abort      context.CancelFunc // cancels writes in flight when Stop times out
+	done       chan struct{}      // closed when the writer goroutine has ended
+	goroutines goroutine.Group
 }
 
 // New builds a store processor. reg may be nil (no metrics exported).
-func New(cfg Config, js jetstream.JetStream, db Writer, reg prometheus.Registerer, log *slog.Logger) *Store {
+func New(cfg Config, js jetstream.JetStream, db Writer, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg,
 		js:      js,
 		db:      db,
 		log:     log.With("component", "store"),
 		metrics: newMetrics(reg),
-	}
+	}, nil
 }
 
 // Start creates or updates the durable pull consumer and starts consuming.
@@ -145,35 +115,50 @@ func (s *Store) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("store: already started")
 	}
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, jetstream.ConsumerConfig{
-		Durable:        s.cfg.Durable,
-		Description:    "medbiz: telemetry into InfluxDB",
-		FilterSubjects: s.cfg.FilterSubjects,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        s.cfg.AckWait,
-		MaxAckPending:  s.cfg.MaxAckPending,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	c := s.cfg.Consumer
+	// Pull in slices of at most pullBatch, never more than may be pending.
+	iter, err := c.Messages(ctx, s.js, jetstream.PullMaxMessages(min(c.Config.MaxAckPending, pullBatch)))
 	if err != nil {
-		return fmt.Errorf("store: consumer %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
-	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(min(s.cfg.MaxAckPending, 1000)))
-	if err != nil {
-		return fmt.Errorf("store: consume %s: %w", s.cfg.Stream, err)
+		return fmt.Errorf("store: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	in := make(chan held, 256)
 	s.iter, s.abort, s.done = iter, cancel, make(chan struct{})
 	s.started = true
 
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.read(runCtx, iter, in) }()
-	go func() { defer wg.Done(); s.write(runCtx, in) }()
-	go func() { wg.Wait(); close(s.done) }()
-	s.log.Info("store started", "stream", s.cfg.Stream, "durable", s.cfg.Durable, "batch", s.cfg.BatchSize)
+	// The reader hands messages, decoded and encoded as line protocol, to
+	// the writer, so that this work overlaps the writer's HTTP request; it
+	// closes in when the iterator ends, which makes the writer flush.
+	processors.EachUntilClosed(runCtx, &s.goroutines, iter, s.log, func(ctx context.Context, msg jetstream.Msg) {
+		if h, ok := s.decode(msg); ok {
+			select {
+			case in <- h:
+			case <-ctx.Done():
+			}
+		}
+	}, func(err error) {
+		if errors.Is(err, jetstream.ErrConnectionClosed) {
+			// Not our Stop: nothing more will be stored until the app
+			// restarts the processor with a new connection.
+			s.log.Error("consumer ended: NATS connection closed", "durable", c.Config.Durable, "err", err)
+		}
+		close(in)
+	})
+	s.goroutines.Go(func() {
+		defer close(s.done)
+		s.write(runCtx, in)
+	})
+	s.log.Info("store started", "stream", c.Stream, "durable", c.Config.Durable, "batch", s.cfg.BatchSize)
 	return nil
 }
+
+// pullBatch is the most messages one pull request asks for.
+const pullBatch = 1000
+
+// stopGrace bounds how long Stop waits for the last flush: a shutdown
+// waits for one write, not for an InfluxDB that is down (what is not
+// written is redelivered to the next run).
+const stopGrace = 5 * time.Second
 
 // Stop stops taking messages, writes and acknowledges what it holds, and
 // returns when done or when ctx ends; then writes in flight are cancelled
@@ -190,58 +175,18 @@ func (s *Store) Stop(ctx context.Context) error {
 	// Drain hands over what the client already buffered, then ends the
 	// reader, which closes the channel, which makes the writer flush.
 	iter.Drain()
-	// A shutdown waits for one flush, not for an InfluxDB that is down:
-	// what is not written is redelivered to the next run.
-	grace, cancel := context.WithTimeout(ctx, 5*time.Second)
+	grace, cancel := context.WithTimeout(ctx, stopGrace)
 	defer cancel()
+	var err error
 	select {
 	case <-done:
-		abort()
-		return nil
 	case <-grace.Done():
-		abort()
-		iter.Stop()
-		<-done
-		return fmt.Errorf("store: stop: %w", ctx.Err())
+		err = fmt.Errorf("store: stop: %w", grace.Err())
 	}
-}
-
-// read moves messages from the JetStream iterator to the writer, decoded
-// and encoded as line protocol, so that this work overlaps the writer's
-// HTTP request. It owns in and closes it when the iterator ends.
-func (s *Store) read(ctx context.Context, iter jetstream.MessagesContext, in chan<- held) {
-	defer close(in)
-	for {
-		msg, err := iter.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				if errors.Is(err, jetstream.ErrConnectionClosed) {
-					// Not our Stop: nothing more will be stored until the
-					// app restarts the processor with a new connection.
-					s.log.Error("telemetry consumer ended: NATS connection closed", "err", err)
-				}
-				return
-			}
-			// Missed heartbeats and similar are transient: the iterator
-			// keeps pulling on its own.
-			s.log.Warn("telemetry consumer", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(s.cfg.RetryMin):
-			}
-			continue
-		}
-		h, ok := s.decode(msg)
-		if !ok {
-			continue
-		}
-		select {
-		case in <- h:
-		case <-ctx.Done():
-			return
-		}
-	}
+	// Cancels writes in flight (their messages, unacknowledged, are
+	// redelivered later) and ends the reader's iterator.
+	abort()
+	return errors.Join(err, s.goroutines.Wait(ctx))
 }
 
 // held is one message waiting for its batch to be written.
@@ -331,7 +276,7 @@ func (s *Store) decode(msg jetstream.Msg) (held, bool) {
 	var b telemetry.Batch
 	err := telemetry.UnmarshalBatch(msg.Data(), &b)
 	if err == nil && b.Farm == "" {
-		b.Farm = farmFromSubject(msg.Subject())
+		b.Farm, _, _, err = bus.ParseTelemetrySubject(msg.Subject())
 	}
 	var lines []byte
 	var n int
@@ -343,15 +288,6 @@ func (s *Store) decode(msg jetstream.Msg) (held, bool) {
 		return held{}, false
 	}
 	return held{msg: msg, farm: b.Farm, lines: lines, n: n}, true
-}
-
-// farmFromSubject reads <farm> from medbiz.telemetry.<farm>.<patient>.<device>.
-func farmFromSubject(subject string) string {
-	parts := strings.Split(subject, ".")
-	if len(parts) >= 3 {
-		return parts[2]
-	}
-	return ""
 }
 
 func (s *Store) terminate(msg jetstream.Msg, cause error) {

@@ -6,45 +6,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/jstest"
+	"github.com/medbiz/medbiz/internal/retry"
 	"github.com/medbiz/medbiz/storage"
 	"github.com/medbiz/medbiz/telemetry"
 )
 
 var base = time.Date(2026, 11, 27, 3, 40, 0, 0, time.UTC)
 
+// runJetStream starts JetStream with medbiz's streams.
 func runJetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	opts := natstest.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	srv := natstest.RunServer(&opts)
-	t.Cleanup(srv.Shutdown)
-	return connectJetStream(t, srv)
-}
-
-func connectJetStream(t testing.TB, srv *server.Server) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = js.CreateStream(context.Background(), jetstream.StreamConfig{
-		Name: "TELEMETRY", Subjects: []string{"medbiz.telemetry.>"}, Storage: jetstream.FileStorage,
-	})
-	if err != nil {
+	_, js := jstest.Connect(t, jstest.Server(t))
+	if err := bus.EnsureStreams(context.Background(), js, bus.StreamOptions{Replicas: 1, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	return js
@@ -115,8 +94,7 @@ func publishBatch(t *testing.T, js jetstream.JetStream, b *telemetry.Batch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subj := fmt.Sprintf("medbiz.telemetry.%s.%s.%s", b.Farm, b.Patient, b.Device)
-	if _, err := js.Publish(context.Background(), subj, data); err != nil {
+	if _, err := js.Publish(context.Background(), bus.TelemetrySubject(b.Farm, b.Patient, b.Device), data); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -145,7 +123,7 @@ func value(c prometheus.Counter) float64 {
 
 func consumerInfo(t *testing.T, js jetstream.JetStream) *jetstream.ConsumerInfo {
 	t.Helper()
-	cons, err := js.Consumer(context.Background(), "TELEMETRY", "store")
+	cons, err := js.Consumer(context.Background(), bus.TelemetryStream, bus.StoreDurable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,18 +151,29 @@ func waitDone(t *testing.T, js jetstream.JetStream, want uint64) {
 	}
 }
 
+// testConfig is medbiz's store config with small batches and quick retries.
 func testConfig() Config {
-	c := DefaultConfig()
-	c.BatchSize = 50
-	c.FlushInterval = 50 * time.Millisecond
-	c.RetryMin = 20 * time.Millisecond
-	c.RetryMax = 200 * time.Millisecond
-	return c
+	return Config{
+		Consumer:      bus.StoreConsumer(bus.ConsumerLimits{AckWait: 30 * time.Second, MaxAckPending: 10000}),
+		BatchSize:     50,
+		FlushInterval: 50 * time.Millisecond,
+		Retry:         retry.Policy{Initial: 20 * time.Millisecond, Multiplier: 2, Max: 200 * time.Millisecond},
+		StoreECG:      true,
+	}
+}
+
+func newStore(t testing.TB, cfg Config, js jetstream.JetStream, db Writer, reg prometheus.Registerer) *Store {
+	t.Helper()
+	s, err := New(cfg, js, db, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func startStore(t *testing.T, cfg Config, js jetstream.JetStream, db Writer, reg prometheus.Registerer) *Store {
 	t.Helper()
-	s := New(cfg, js, db, reg, nil)
+	s := newStore(t, cfg, js, db, reg)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +243,7 @@ func TestInfluxDownHoldsEverythingThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig()
-	cfg.AckWait = 2 * time.Second
+	cfg.Consumer = bus.StoreConsumer(bus.ConsumerLimits{AckWait: 2 * time.Second, MaxAckPending: 10000})
 	s := startStore(t, cfg, js, db, nil)
 
 	in.stop()
@@ -263,7 +252,7 @@ func TestInfluxDownHoldsEverythingThenRecovers(t *testing.T) {
 
 	// Held for longer than AckWait: delivered, none acknowledged, none
 	// redelivered (the store keeps them in progress while it retries).
-	deadline := time.Now().Add(cfg.AckWait + time.Second)
+	deadline := time.Now().Add(cfg.Consumer.Config.AckWait + time.Second)
 	for time.Now().Before(deadline) {
 		info := consumerInfo(t, js)
 		if info.AckFloor.Stream != 0 {
@@ -296,7 +285,7 @@ func TestRedeliveryDoesNotDouble(t *testing.T) {
 	if err := db.EnsureBucket(ctx, "f1"); err != nil {
 		t.Fatal(err)
 	}
-	s := New(testConfig(), js, db, nil, nil)
+	s := newStore(t, testConfig(), js, db, nil)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +299,7 @@ func TestRedeliveryDoesNotDouble(t *testing.T) {
 	}
 
 	// Replay the whole stream: a new durable consumer gets every message again.
-	if err := js.DeleteConsumer(ctx, "TELEMETRY", "store"); err != nil {
+	if err := js.DeleteConsumer(ctx, bus.TelemetryStream, bus.StoreDurable); err != nil {
 		t.Fatal(err)
 	}
 	s2 := startStore(t, testConfig(), js, db, nil)
@@ -332,9 +321,12 @@ func TestPermanentlyBadMessageDoesNotBlock(t *testing.T) {
 	}
 	// "steps" already exists as a string field: a float into it is a type
 	// conflict the server refuses for good.
-	err := db.Write(ctx, "f1", []storage.Point{{Measurement: "vitals", Tags: []storage.Tag{{Key: "patient", Value: "px"}},
-		Fields: []storage.Field{{Key: "steps", Value: "many"}}, Time: base}})
+	line, err := storage.AppendLine(nil, storage.Point{Measurement: "vitals", Tags: []storage.Tag{{Key: "patient", Value: "px"}},
+		Fields: []storage.Field{{Key: "steps", Value: "many"}}, Time: base})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteLines(ctx, "f1", line); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
@@ -348,7 +340,7 @@ func TestPermanentlyBadMessageDoesNotBlock(t *testing.T) {
 		{Time: base.Add(time.Hour), Metric: "steps", Value: 1200},
 	}}
 	publishBatch(t, js, bad)
-	if _, err := js.Publish(ctx, "medbiz.telemetry.f1.p1.d1", []byte("{not json")); err != nil {
+	if _, err := js.Publish(ctx, bus.TelemetrySubject("f1", "p1", "d1"), []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
 	publish(t, js, "f1", "p1", 10, 10)
@@ -375,7 +367,7 @@ func TestStopFlushesHeldMessages(t *testing.T) {
 	cfg := testConfig()
 	cfg.BatchSize = 100000
 	cfg.FlushInterval = time.Hour // only Stop can flush
-	s := New(cfg, js, db, nil, nil)
+	s := newStore(t, cfg, js, db, nil)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

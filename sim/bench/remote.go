@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medbiz/medbiz/rules"
 	"github.com/medbiz/medbiz/sim"
 )
 
@@ -130,11 +131,11 @@ func (r *RemoteTarget) AlertProbe(ctx context.Context, presses []Creds) (AlertPr
 		Login:  Creds{Farm: r.farm, Device: id, Username: l.Username, Password: l.Password},
 		Filter: "farms/" + r.farm + "/alerts/+",
 		Match: func(_ string, payload []byte) (string, bool) {
-			var a struct{ Patient, Rule, State string }
+			var a rules.Event
 			if json.Unmarshal(payload, &a) != nil {
 				return "", false
 			}
-			return a.Patient, want[a.Patient] && a.Rule == "sos" && (a.State == "" || a.State == "active")
+			return a.Patient, want[a.Patient] && a.Rule == "sos" && (a.State == "" || a.State == rules.StateActive)
 		},
 	}, nil
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// fakeAPI follows the provisioning and series contract of INTERFACES.md
+// fakeAPI follows the provisioning and series contract of docs/contract.md
 // closely enough to check what RemoteTarget sends and how it reads.
 type fakeAPI struct {
 	mu      sync.Mutex

@@ -32,7 +32,8 @@ type Annotation struct {
 }
 
 // IsBeat reports whether an annotation code labels a QRS complex, per the
-// EC57 list in REFERENCE.md: N L R a V F J A S E j / Q B ? ! e n f r.
+// EC57 list (docs/clinical.md#scoring-a-detector): N L R a V F J A S E j
+// / Q B ? ! e n f r.
 func IsBeat(code int) bool {
 	switch {
 	case code >= 1 && code <= 13:

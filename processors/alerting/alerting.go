@@ -1,11 +1,11 @@
-// Package rules is the stream processor that runs the rule engine: it
+// Package alerting is the stream processor that runs the rule engine: it
 // feeds each patient's telemetry, device status changes and caregivers'
 // acknowledgements into rules.Engine, publishes every alert state change
 // to the ALERTS stream, keeps the active-alerts bucket current for
 // caregivers who connect later (and to reconcile the engine with after a
 // restart), and saves the engine's windows when it stops. It owns no rule
 // logic: that is package rules.
-package rules
+package alerting
 
 import (
 	"context"
@@ -20,13 +20,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medbiz/medbiz/bus"
+	"github.com/medbiz/medbiz/internal/goroutine"
+	"github.com/medbiz/medbiz/internal/retry"
 	"github.com/medbiz/medbiz/processors"
 	"github.com/medbiz/medbiz/registry"
 	"github.com/medbiz/medbiz/rules"
 	"github.com/medbiz/medbiz/telemetry"
 )
 
-// Config configures the rule processor.
+// Config configures the alerting processor; every value comes from the
+// medbiz config (app.DefaultConfig holds the defaults).
 type Config struct {
 	// Dir holds the rule packs (*.yaml).
 	Dir string
@@ -36,8 +39,19 @@ type Config struct {
 	Deadman time.Duration
 	// PublishTimeout bounds each wait for the stream.
 	PublishTimeout time.Duration
-	// Durable prefixes the consumers' names.
-	Durable string
+	// Telemetry and Control are the consumers read: bus.AlertingConsumer
+	// and bus.AlertingControlConsumer.
+	Telemetry, Control bus.Consumer
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.PublishTimeout <= 0:
+		return fmt.Errorf("alerting: publish timeout %v: must be positive", c.PublishTimeout)
+	case c.Telemetry.Config.Durable == "" || c.Control.Config.Durable == "":
+		return errors.New("alerting: no consumers (bus.AlertingConsumer and bus.AlertingControlConsumer)")
+	}
+	return nil
 }
 
 // StateBucket is the object store holding the engine snapshot.
@@ -62,9 +76,9 @@ type Processor struct {
 	// unacknowledged telemetry (whose windows the snapshot lacks).
 	unsent bool
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	cancel     context.CancelFunc
+	goroutines goroutine.Group
+	once       sync.Once
 }
 
 type metrics struct {
@@ -81,11 +95,8 @@ func (wallClock) Now() time.Time { return time.Now() }
 
 // New loads the packs; a pack that does not compile stops start-up.
 func New(cfg Config, js jetstream.JetStream, reg *registry.Registry, promReg prometheus.Registerer, log *slog.Logger) (*Processor, error) {
-	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 5 * time.Second
-	}
-	if cfg.Durable == "" {
-		cfg.Durable = "rules"
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	pack, err := rules.LoadDir(cfg.Dir)
 	if err != nil {
@@ -128,45 +139,22 @@ func (p *Processor) Start(ctx context.Context) error {
 	if err := p.reconcile(ctx); err != nil {
 		return err
 	}
-	telem, err := p.consume(ctx, bus.TelemetryStream, p.cfg.Durable, "medbiz.telemetry.>")
+	telem, err := p.cfg.Telemetry.Messages(ctx, p.js)
 	if err != nil {
 		return err
 	}
-	control, err := p.consume(ctx, bus.ControlStream, p.cfg.Durable+"-control", "")
+	control, err := p.cfg.Control.Messages(ctx, p.js)
 	if err != nil {
 		telem.Stop()
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	processors.Each(runCtx, &p.wg, telem, p.log, p.handleTelemetry)
-	processors.Each(runCtx, &p.wg, control, p.log, p.handleControl)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.ticker(runCtx)
-	}()
+	processors.Each(runCtx, &p.goroutines, telem, p.log, p.handleTelemetry)
+	processors.Each(runCtx, &p.goroutines, control, p.log, p.handleControl)
+	p.goroutines.Go(func() { p.ticker(runCtx) })
 	p.log.Info("rule engine running", "dir", p.cfg.Dir)
 	return nil
-}
-
-func (p *Processor) consume(ctx context.Context, stream, durable, filter string) (jetstream.MessagesContext, error) {
-	cons, err := p.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 1000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s on %s: %w", durable, stream, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s on %s: %w", durable, stream, err)
-	}
-	return it, nil
 }
 
 // ticker drives the wall-clock rules (deadman, escalation).
@@ -226,49 +214,87 @@ func (p *Processor) handleTelemetry(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
+// handleControl dispatches a CONTROL message by its subject: an
+// acknowledgement (medbiz.acks.*) or a device status change
+// (medbiz.status.*). A message that names another subject, does not
+// decode, or disagrees with its subject is terminated: it can never be
+// handled.
 func (p *Processor) handleControl(ctx context.Context, msg jetstream.Msg) {
-	var head struct {
-		AlertID string `json:"alert_id"`
-		Status  string `json:"status"`
+	sub, err := bus.ParseSubject(msg.Subject())
+	if err == nil {
+		switch sub.Kind {
+		case bus.KindAck:
+			err = p.handleAck(ctx, sub, msg)
+		case bus.KindStatus:
+			err = p.handleStatus(ctx, sub, msg)
+		default:
+			err = fmt.Errorf("%s: not a control subject", msg.Subject())
+		}
 	}
-	if err := json.Unmarshal(msg.Data(), &head); err != nil {
-		_ = msg.Term()
-		return
+	switch {
+	case errors.Is(err, errStopped):
+		// Unacknowledged: redelivered to the next run.
+	case err != nil:
+		p.log.Error("control message dropped", "subject", msg.Subject(), "error", err)
+		_ = msg.TermWithReason(err.Error())
+	default:
+		_ = msg.Ack()
+	}
+}
+
+// errStopped reports that the processor stopped before the stream took
+// the events a message caused.
+var errStopped = errors.New("stopped before the events were published")
+
+// handleAck applies a caregiver's acknowledgement.
+func (p *Processor) handleAck(ctx context.Context, sub bus.Subject, msg jetstream.Msg) error {
+	var a bus.AckMessage
+	if err := json.Unmarshal(msg.Data(), &a); err != nil {
+		return fmt.Errorf("acknowledgement: %w", err)
+	}
+	if a.Farm != sub.Farm || a.Patient != sub.Patient || a.AlertID == "" {
+		return fmt.Errorf("acknowledgement of %q for %s/%s on the subject of %s/%s", a.AlertID, a.Farm, a.Patient, sub.Farm, sub.Patient)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	ev, err := p.engine.Ack(a.Farm, a.Patient, a.AlertID, a.By, a.TS)
 	switch {
-	case head.AlertID != "":
-		var a bus.AckMessage
-		_ = json.Unmarshal(msg.Data(), &a)
-		ev, err := p.engine.Ack(a.Farm, a.Patient, a.AlertID, a.By, a.TS)
-		switch {
-		case err == nil:
-			if !p.emit(ctx, []rules.Event{ev}) {
-				return
-			}
-		case errors.Is(err, rules.ErrAlreadyAcked):
-		default:
-			p.log.Info("acknowledgement of no open alert", "alert", a.AlertID, "by", a.By, "error", err)
+	case err == nil:
+		if !p.emit(ctx, []rules.Event{ev}) {
+			return errStopped
 		}
-	case head.Status != "":
-		var s bus.StatusMessage
-		_ = json.Unmarshal(msg.Data(), &s)
-		info, ok := p.patient(s.Farm, s.Patient)
-		if !ok {
-			break
-		}
-		var evs []rules.Event
-		if s.Status == "online" {
-			evs = p.engine.DeviceOnline(info, s.Device, s.TS)
-		} else if s.Unexpected {
-			evs = p.engine.DeviceOffline(info, s.Device, s.TS)
-		}
-		if !p.emit(ctx, evs) {
-			return
-		}
+	case errors.Is(err, rules.ErrAlreadyAcked):
+	default:
+		p.log.Info("acknowledgement of no open alert", "alert", a.AlertID, "by", a.By, "error", err)
 	}
-	_ = msg.Ack()
+	return nil
+}
+
+// handleStatus applies a device's online/offline change.
+func (p *Processor) handleStatus(ctx context.Context, sub bus.Subject, msg jetstream.Msg) error {
+	var s bus.StatusMessage
+	if err := json.Unmarshal(msg.Data(), &s); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if s.Farm != sub.Farm || s.Patient != sub.Patient || s.Device != sub.Device || (s.Status != "online" && s.Status != "offline") {
+		return fmt.Errorf("status %q of %s/%s/%s on the subject of %s/%s/%s", s.Status, s.Farm, s.Patient, s.Device, sub.Farm, sub.Patient, sub.Device)
+	}
+	info, ok := p.patient(s.Farm, s.Patient)
+	if !ok {
+		return nil // the patient is gone: nothing to alert about
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var evs []rules.Event
+	if s.Status == "online" {
+		evs = p.engine.DeviceOnline(info, s.Device, s.TS)
+	} else if s.Unexpected {
+		evs = p.engine.DeviceOffline(info, s.Device, s.TS)
+	}
+	if !p.emit(ctx, evs) {
+		return errStopped
+	}
+	return nil
 }
 
 // emit publishes state changes in order: the active-alerts bucket first
@@ -311,22 +337,17 @@ func (p *Processor) emit(ctx context.Context, evs []rules.Event) bool {
 	return true
 }
 
-// retry runs fn until it succeeds (true) or ctx ends (false).
+// retry runs fn, each attempt bounded by PublishTimeout, until it
+// succeeds (true) or ctx ends (false), pausing as retry.Transient says.
 func (p *Processor) retry(ctx context.Context, what string, fn func(context.Context) error) bool {
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+	err := retry.Transient().Do(ctx, func() error {
 		opCtx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
-		err := fn(opCtx)
-		cancel()
-		if err == nil {
-			return true
-		}
-		p.log.Warn(what+": retrying", "error", err)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-	}
+		defer cancel()
+		return fn(opCtx)
+	}, func(err error, wait time.Duration) {
+		p.log.Warn(what+": retrying", "error", err, "wait", wait)
+	})
+	return err == nil
 }
 
 // snapshot saves the engine. Callers hold p.mu.
@@ -409,12 +430,8 @@ func (p *Processor) Stop(ctx context.Context) error {
 		if p.cancel != nil {
 			p.cancel()
 		}
-		done := make(chan struct{})
-		go func() { p.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			err = fmt.Errorf("rules stop: %w", ctx.Err())
+		if err = p.goroutines.Wait(ctx); err != nil {
+			err = fmt.Errorf("alerting stop: %w", err)
 			return
 		}
 		if p.state != nil {
