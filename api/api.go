@@ -114,8 +114,12 @@ func schemaName(t reflect.Type, hint string) string {
 }
 
 // ServeHTTP serves the API. Every request body is JSON: a body sent as a
-// form (curl -d without -H) or without a type is read as JSON too.
+// form (curl -d without -H) or without a type is read as JSON too. No
+// answer may be kept by a cache (they carry health data and secrets shown
+// once) or sniffed into another content type by a browser.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if ct := r.Header.Get("Content-Type"); r.ContentLength != 0 && (ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded")) {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -177,6 +181,19 @@ func (a *API) requireFarm(ctx context.Context, auth, farm, scope string) error {
 		}
 	}
 	return huma.Error403Forbidden("this token lacks the " + scope + " scope")
+}
+
+// actor names who makes a call whose token requireFarm accepted: "admin"
+// for the admin token, "token:<id>" for a farm token.
+func (a *API) actor(ctx context.Context, auth string) string {
+	t := bearer(auth)
+	if a.d.AdminToken != "" && subtle.ConstantTimeCompare([]byte(t), []byte(a.d.AdminToken)) == 1 {
+		return "admin"
+	}
+	if tok, err := a.d.Registry.CheckToken(ctx, t); err == nil {
+		return "token:" + tok.ID
+	}
+	return "unknown"
 }
 
 // fail maps registry and storage errors to HTTP answers.

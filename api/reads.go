@@ -62,7 +62,7 @@ type ackInput struct {
 	FarmPath
 	ID   string `path:"id" pattern:"^[a-zA-Z0-9_-]{1,200}$"`
 	Body *struct {
-		By string `json:"by,omitempty" doc:"who acknowledges; defaults to the token id"`
+		By string `json:"by,omitempty" doc:"ignored: the acknowledgement is recorded in the caller's name, token:<token id> (or admin for the admin token)"`
 	} `required:"false"`
 }
 
@@ -267,10 +267,9 @@ func (a *API) ack(ctx context.Context, in *ackInput) (*ackOutput, error) {
 		if al.ID != in.ID {
 			continue
 		}
-		by := "api"
-		if in.Body != nil && in.Body.By != "" {
-			by = in.Body.By
-		}
+		// Recorded in the caller's name whatever the body says, as an MQTT
+		// acknowledgement is in the caregiver's.
+		by := a.actor(ctx, in.Authorization)
 		data, _ := json.Marshal(bus.AckMessage{Farm: in.Farm, Patient: al.Patient, AlertID: al.ID, By: by, TS: a.d.Now()})
 		if _, err := a.d.JS.Publish(ctx, bus.AckSubject(in.Farm, al.Patient), data); err != nil {
 			return nil, huma.Error503ServiceUnavailable("acknowledgement not accepted: " + err.Error())

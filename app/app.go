@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -102,6 +103,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 			err = errors.Join(err, a.Stop(stopCtx))
 		}
 	}()
+	// An embedding program's config gets the checks a loaded one does.
+	if err := a.cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
@@ -115,6 +120,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	reg, err := registry.Open(ctx, a.js, registry.Options{
 		Replicas: a.cfg.NATS.Replicas, Logger: a.log,
 		BcryptCost: a.cfg.Registry.BcryptCost, AuthCacheTTL: cacheTTL(a.cfg.Registry.AuthCacheTTL),
+		MaxConcurrentChecks: a.cfg.Login.ConcurrentChecks,
 	})
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
@@ -205,6 +211,8 @@ func (a *App) startBroker(ctx context.Context) error {
 	b, err := broker.New(broker.Config{
 		TCPAddr: a.cfg.MQTT.TCPAddr, WSAddr: a.cfg.MQTT.WSAddr,
 		TLSAddr: a.cfg.MQTT.TLSAddr, TLSCert: a.cfg.MQTT.TLSCert, TLSKey: a.cfg.MQTT.TLSKey,
+		WSSAddr: a.cfg.MQTT.WSSAddr, WSOrigins: a.cfg.MQTT.WSOrigins, ClientCA: a.cfg.MQTT.ClientCA,
+		Login: a.cfg.Login.throttle(), CheckTimeout: a.cfg.Login.CheckTimeout,
 		PublishTimeout:      a.cfg.MQTT.PublishTimeout,
 		ClientWritesPending: a.cfg.MQTT.ClientWritesPending,
 		ClientBufferSize:    a.cfg.MQTT.ClientBufferSize,
@@ -241,10 +249,22 @@ func (a *App) startHTTP() error {
 	}
 	a.httpAddr = l.Addr().String()
 	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if a.cfg.HTTP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(a.cfg.HTTP.TLSCert, a.cfg.HTTP.TLSKey)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("http.tls_cert/http.tls_key: %w", err)
+		}
+		a.httpSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	serve := a.httpSrv.Serve
+	if a.httpSrv.TLSConfig != nil {
+		serve = func(l net.Listener) error { return a.httpSrv.ServeTLS(l, "", "") }
+	}
 	served := make(chan struct{})
 	if !a.goroutines.TryGo(func() {
 		defer close(served)
-		if err := a.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "error", err)
 		}
 	}) {
@@ -355,6 +375,15 @@ func (a *App) WSAddr() string {
 		return ""
 	}
 	return a.broker.Addr("ws")
+}
+
+// MQTTAddrOf is the address of the MQTT listener "tcp", "tls", "ws" or
+// "wss"; empty when it is disabled.
+func (a *App) MQTTAddrOf(id string) string {
+	if a.broker == nil {
+		return ""
+	}
+	return a.broker.Addr(id)
 }
 
 // HTTPAddr is the HTTP API address.

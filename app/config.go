@@ -32,6 +32,7 @@ type Config struct {
 	Registry RegistryConfig `mapstructure:"registry"`
 	Rules    RulesConfig    `mapstructure:"rules"`
 	ECG      ECGConfig      `mapstructure:"ecg"`
+	Login    LoginConfig    `mapstructure:"login"`
 }
 
 // MQTTConfig is the broker's listeners and per-client limits.
@@ -41,6 +42,14 @@ type MQTTConfig struct {
 	TLSAddr string `mapstructure:"tls_addr"`
 	TLSCert string `mapstructure:"tls_cert"`
 	TLSKey  string `mapstructure:"tls_key"`
+	// WSSAddr is MQTT over WebSocket over TLS, with tls_cert and tls_key.
+	WSSAddr string `mapstructure:"wss_addr"`
+	// WSOrigins are the browser origins allowed on the WebSocket
+	// listeners: empty is the listener's own host only, "*" any.
+	WSOrigins []string `mapstructure:"ws_origins"`
+	// ClientCA (PEM) lets devices on the TLS listener log in with a client
+	// certificate it signed, whose CN is their username.
+	ClientCA string `mapstructure:"client_ca"`
 	// PublishTimeout bounds how long a QoS 1/2 PUBACK waits for JetStream.
 	PublishTimeout time.Duration `mapstructure:"publish_timeout"`
 	// ClientWritesPending is mochi's per-client outbound queue length.
@@ -52,6 +61,9 @@ type MQTTConfig struct {
 // HTTPConfig is the HTTP API listener.
 type HTTPConfig struct {
 	Addr string `mapstructure:"addr"`
+	// TLSCert and TLSKey (PEM files) serve the API over HTTPS.
+	TLSCert string `mapstructure:"tls_cert"`
+	TLSKey  string `mapstructure:"tls_key"`
 }
 
 // NATSConfig selects an external NATS or configures the embedded one.
@@ -151,6 +163,7 @@ func DefaultConfig() Config {
 			PublishTimeout:      5 * time.Second,
 			ClientWritesPending: 128,
 			ClientBufferSize:    1024,
+			WSOrigins:           []string{},
 		},
 		HTTP: HTTPConfig{Addr: ":8080"},
 		NATS: NATSConfig{
@@ -174,7 +187,8 @@ func DefaultConfig() Config {
 			Enabled: true, Builtin: true, EscalateAfter: 5 * time.Minute,
 			AckWait: 30 * time.Second, MaxAckPending: 1000,
 		},
-		ECG: ECGConfig{Enabled: true},
+		ECG:   ECGConfig{Enabled: true},
+		Login: defaultLogin(),
 	}
 }
 
@@ -203,6 +217,8 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	}
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	// MEDBIZ_MQTT_WS_ADDR= disables WebSocket: an empty value is a value.
+	v.AllowEmptyEnv(true)
 	v.AutomaticEnv()
 	if err := unknownEnv(environ, keys); err != nil {
 		return Config{}, err
@@ -396,6 +412,7 @@ func (c Config) Validate() error {
 	if c.Rules.MaxAckPending < 1 {
 		bad("rules.max_ack_pending", "must be at least 1")
 	}
+	c.validateSecurity(bad)
 	return errors.Join(errs...)
 }
 

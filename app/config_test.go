@@ -1,6 +1,9 @@
 package app
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -62,6 +65,17 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"rules ack wait", "rules:\n  ack_wait: -1s\n", nil, "rules.ack_wait"},
 		{"rules pending", "rules:\n  max_ack_pending: 0\n", nil, "rules.max_ack_pending"},
 		{"unknown env", "", []string{"MEDBIZ_HTTP_ADRESS=:1"}, "MEDBIZ_HTTP_ADRESS"},
+		{"short admin token", "admin:\n  token: s3cret\n", nil, "admin.token"},
+		{"short admin token in env", "", []string{"MEDBIZ_ADMIN_TOKEN=a"}, "admin.token"},
+		{"empty http address from env", "", []string{"MEDBIZ_HTTP_ADDR="}, "http.addr"},
+		{"http cert without key", "http:\n  tls_cert: /etc/hostname\n", nil, "http.tls_cert"},
+		{"missing http key file", "http:\n  tls_cert: /etc/hostname\n  tls_key: /nonexistent/key.pem\n", nil, "http.tls_key"},
+		{"wss without certificate", "mqtt:\n  wss_addr: \":8084\"\n", nil, "mqtt.wss_addr"},
+		{"client ca without tls listener", "mqtt:\n  client_ca: /etc/hostname\n", nil, "mqtt.client_ca"},
+		{"bad origin", "mqtt:\n  ws_origins: [app.example.com]\n", nil, "mqtt.ws_origins"},
+		{"origin with a path", "", []string{"MEDBIZ_MQTT_WS_ORIGINS=https://a.example.com/app"}, "mqtt.ws_origins"},
+		{"zero login allowance", "login:\n  username_failures: 0\n", nil, "login.username_failures"},
+		{"back-off max below back-off", "login:\n  backoff: 10s\n  backoff_max: 1s\n", nil, "login.backoff_max"},
 		{"bad env value", "", []string{"MEDBIZ_STORE_BATCH_SIZE=lots"}, "batch_size"},
 	}
 	for _, tc := range cases {
@@ -103,5 +117,44 @@ func TestEnvironmentOverridesNestedKey(t *testing.T) {
 	cfg, err = LoadConfig("", env)
 	if err != nil || cfg.HTTP.Addr != "127.0.0.1:9999" {
 		t.Errorf("no file: %v %q", err, cfg.HTTP.Addr)
+	}
+}
+
+// An empty environment value is a value: MEDBIZ_MQTT_WS_ADDR= disables
+// the WebSocket listener the file enables.
+func TestEmptyEnvironmentValueIsHonoured(t *testing.T) {
+	t.Setenv("MEDBIZ_MQTT_WS_ADDR", "")
+	t.Setenv("MEDBIZ_MQTT_WS_ORIGINS", "https://app.example.com,https://care.example.org")
+	env := []string{"MEDBIZ_MQTT_WS_ADDR=", "MEDBIZ_MQTT_WS_ORIGINS=https://app.example.com,https://care.example.org"}
+	cfg, err := LoadConfig(filepath.Join("..", "configs", "medbiz.yaml"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.WSAddr != "" {
+		t.Errorf("mqtt.ws_addr = %q, want empty (disabled)", cfg.MQTT.WSAddr)
+	}
+	if want := []string{"https://app.example.com", "https://care.example.org"}; !reflect.DeepEqual(cfg.MQTT.WSOrigins, want) {
+		t.Errorf("mqtt.ws_origins = %q, want %q", cfg.MQTT.WSOrigins, want)
+	}
+}
+
+func TestLongAdminTokenAccepted(t *testing.T) {
+	tok := strings.Repeat("k", 32)
+	t.Setenv("MEDBIZ_ADMIN_TOKEN", tok)
+	cfg, err := LoadConfig("", []string{"MEDBIZ_ADMIN_TOKEN=" + tok})
+	if err != nil || cfg.Admin.Token != tok {
+		t.Fatalf("32-character admin token: %v %q", err, cfg.Admin.Token)
+	}
+}
+
+// An app built from a Config in code is checked as a loaded one is.
+func TestStartRefusesShortAdminToken(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Admin.Token = "a"
+	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := a.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "admin.token") {
+		t.Fatalf("start with a 1-character admin token: %v, want an error naming admin.token", err)
 	}
 }

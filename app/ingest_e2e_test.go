@@ -23,7 +23,7 @@ func provision(t *testing.T, h *testkit.HTTP) (testkit.Creds, string) {
 }
 
 func reader(t *testing.T, h *testkit.HTTP, token string) *testkit.HTTP {
-	return &testkit.HTTP{T: t, Base: h.Base, Bearer: token}
+	return &testkit.HTTP{T: t, Base: h.Base, Bearer: token, Client: h.Client}
 }
 
 // waitSeries polls the series API until it has n points.

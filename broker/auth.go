@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"slices"
 	"sync"
@@ -16,44 +15,43 @@ import (
 
 // authHook admits only provisioned devices and caregivers and confines each
 // to its own topics. It is the only hook that answers OnACLCheck, since
-// mochi allows an action when any hook allows it.
+// mochi allows an action when any hook allows it. Admission itself (will
+// rules, login throttling, password or client certificate) is in
+// connect.go.
 type authHook struct {
 	mqtt.HookBase
-	srv     *mqtt.Server
-	reg     *registry.Registry
-	timeout time.Duration
-	log     *slog.Logger
+	srv      *mqtt.Server
+	reg      *registry.Registry
+	throttle *registry.Throttle
+	metrics  *Metrics
+	// checkTimeout bounds a login's wait for a password check and the
+	// registry.
+	checkTimeout time.Duration
+	log          *slog.Logger
 
 	// principals maps a connected username to who it is, filled at
 	// CONNECT so ACL checks never touch the registry's credentials.
 	principals sync.Map // string -> registry.Principal
+	// admitted holds, between OnConnect and OnConnectAuthenticate, the
+	// principal of a client OnConnect let in.
+	admitted sync.Map // *mqtt.Client -> registry.Principal
 }
 
 func (h *authHook) ID() string { return "medbiz-auth" }
 
 func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
 }
 
-// OnConnectAuthenticate checks the credentials. It also refuses a client id
-// that another user holds, so one device cannot take over another's session.
-func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	user := string(pk.Connect.Username)
-	if user == "" {
+// OnConnectAuthenticate lets in the clients OnConnect admitted. mochi
+// calls it only after every OnConnect returned nil; the decision is made
+// there because only OnConnect can choose the CONNACK's reason code.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	v, ok := h.admitted.LoadAndDelete(cl)
+	if !ok {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-	defer cancel()
-	p, err := h.reg.Authenticate(ctx, user, string(pk.Connect.Password))
-	if err != nil {
-		h.log.Info("connection refused", "username", user, "remote", cl.Net.Remote, "error", err)
-		return false
-	}
-	if old, ok := h.srv.Clients.Get(cl.ID); ok && string(old.Properties.Username) != user {
-		h.log.Warn("client id held by another user refused", "client", cl.ID, "username", user)
-		return false
-	}
-	h.principals.Store(user, p)
+	h.principals.Store(string(cl.Properties.Username), v)
 	return true
 }
 

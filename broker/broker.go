@@ -1,8 +1,12 @@
 // Package broker owns the MQTT side of medbiz: the mochi server, its
-// listeners (TCP, TLS, WebSocket) and its hooks — auth and ACL, ingest of
+// listeners (TCP, TLS with optional client certificates, WebSocket and
+// WebSocket over TLS with an Origin check) and its hooks — admission (will
+// rules, login throttling, password or certificate) and ACL, the MQTT
+// rules mochi leaves open (retained messages, reserved topics), ingest of
 // telemetry into JetStream, device status, and alert delivery to
-// caregivers. It imports no storage package: what devices send reaches
-// InfluxDB only through the stream.
+// caregivers. mochi's log records reach medbiz's log without payloads. It
+// imports no storage package: what devices send reaches InfluxDB only
+// through the stream.
 package broker
 
 import (
@@ -26,6 +30,18 @@ import (
 // Config is the broker's part of the medbiz config.
 type Config struct {
 	TCPAddr, WSAddr, TLSAddr, TLSCert, TLSKey string
+	// WSSAddr serves MQTT over WebSocket over TLS, with TLSCert and TLSKey.
+	WSSAddr string
+	// WSOrigins are the browser origins the WebSocket listeners accept
+	// (see wsListener); empty means the listener's own host only.
+	WSOrigins []string
+	// ClientCA, a PEM file, lets devices on the TLS listener log in with a
+	// client certificate it signed whose CN is their username.
+	ClientCA string
+	// Login limits failed logins; CheckTimeout bounds a login's wait for a
+	// password check and the registry.
+	Login        registry.ThrottleOptions
+	CheckTimeout time.Duration
 	// PublishTimeout bounds the wait for JetStream before a PUBACK.
 	PublishTimeout time.Duration
 	// ClientWritesPending and ClientBufferSize size each client's queues.
@@ -67,18 +83,29 @@ func New(cfg Config, d Deps) (*Broker, error) {
 	// explanation, the device staying connected; a larger packet is a
 	// protocol error that closes the connection before it fills memory.
 	caps.MaximumPacketSize = uint32(4 * max(cfg.Decode.MaxBytes, 64<<10))
+	// The ACL sees a publish's topic before mochi resolves a topic alias,
+	// so medbiz takes none: the CONNACK carries no Topic Alias Maximum
+	// (which means 0), and a client that sends an alias anyway is
+	// disconnected with 0x94 "topic alias invalid", as MQTT 5 requires.
+	caps.TopicAliasMaximum = 0
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient:             true,
 		Capabilities:             caps,
 		ClientNetWriteBufferSize: cfg.ClientBufferSize,
 		ClientNetReadBufferSize:  cfg.ClientBufferSize,
-		// mochi logs every dropped connection as a warning; medbiz's own
-		// hooks report what matters, so only mochi's errors pass.
-		Logger: slog.New(minLevel{d.Logger.With("component", "mochi").Handler(), slog.LevelError}),
+		Logger:                   mochiLogger(d.Logger),
 	})
 	b := &Broker{cfg: cfg, srv: srv, log: log, addrs: map[string]string{}}
 
-	auth := &authHook{srv: srv, reg: d.Registry, timeout: cfg.PublishTimeout, log: log}
+	throttle, err := registry.NewThrottle(cfg.Login)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = cfg.PublishTimeout
+	}
+	auth := &authHook{srv: srv, reg: d.Registry, throttle: throttle, metrics: d.Metrics, checkTimeout: cfg.CheckTimeout, log: log}
+	guard := &guardHook{srv: srv, auth: auth, log: log}
 	b.acks = newAcker(cfg.PublishTimeout, d.Metrics, log)
 	ingest := &ingestHook{
 		srv: srv, auth: auth, reg: d.Registry, nc: d.NATS, js: d.JS, decode: cfg.Decode,
@@ -86,7 +113,7 @@ func New(cfg Config, d Deps) (*Broker, error) {
 	}
 	status := &statusHook{srv: srv, auth: auth, reg: d.Registry, js: d.JS, timeout: cfg.PublishTimeout, log: log, now: d.Now}
 	b.alerts = &alertHook{srv: srv, auth: auth, js: d.JS, metrics: d.Metrics, log: log}
-	for _, h := range []mqtt.Hook{auth, ingest, status, b.alerts} {
+	for _, h := range []mqtt.Hook{auth, guard, ingest, status, b.alerts} {
 		if err := srv.AddHook(h, nil); err != nil {
 			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
@@ -114,26 +141,35 @@ func (b *Broker) Start(ctx context.Context) error {
 		return err
 	}
 	if b.cfg.TLSAddr != "" {
-		cert, err := tls.LoadX509KeyPair(b.cfg.TLSCert, b.cfg.TLSKey)
+		tc, err := serverTLS(b.cfg.TLSCert, b.cfg.TLSKey, b.cfg.ClientCA)
 		if err != nil {
-			return fmt.Errorf("mqtt.tls_cert/mqtt.tls_key: %w", err)
+			return err
 		}
 		addr, err := listenAddr(b.cfg.TLSAddr)
 		if err != nil {
 			return err
 		}
-		l := listeners.NewTCP(listeners.Config{ID: "tls", Address: addr,
-			TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
-		if err := add("tls", l); err != nil {
+		if err := add("tls", listeners.NewTCP(listeners.Config{ID: "tls", Address: addr, TLSConfig: tc})); err != nil {
 			return err
 		}
 	}
-	if b.cfg.WSAddr != "" {
-		addr, err := listenAddr(b.cfg.WSAddr)
-		if err != nil {
-			return err
+	for _, ws := range []struct{ id, addr string }{{"ws", b.cfg.WSAddr}, {"wss", b.cfg.WSSAddr}} {
+		if ws.addr == "" {
+			continue
 		}
-		if err := add("ws", listeners.NewWebsocket(listeners.Config{ID: "ws", Address: addr})); err != nil {
+		var tc *tls.Config
+		if ws.id == "wss" {
+			var err error
+			if tc, err = serverTLS(b.cfg.TLSCert, b.cfg.TLSKey, ""); err != nil {
+				return err
+			}
+		}
+		l, err := newWSListener(ws.id, ws.addr, tc, b.cfg.WSOrigins)
+		if err != nil {
+			return fmt.Errorf("mqtt %s listener: %w", ws.id, err)
+		}
+		if err := add(ws.id, l); err != nil {
+			_ = l.ln.Close()
 			return err
 		}
 	}
@@ -162,7 +198,7 @@ func listenAddr(addr string) (string, error) {
 	return l.Addr().String(), nil
 }
 
-// Addr is the address a listener ("tcp", "ws", "tls") serves on.
+// Addr is the address a listener ("tcp", "ws", "wss", "tls") serves on.
 func (b *Broker) Addr(id string) string { return b.addrs[id] }
 
 // Server is the mochi server, for tests and benchmarks.
@@ -182,18 +218,3 @@ func (b *Broker) Stop(ctx context.Context) error {
 	b.acks.wait()
 	return errors.Join(err)
 }
-
-// minLevel drops records below a level before the wrapped handler sees them.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(a), h.min}
-}
-func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }

@@ -162,7 +162,9 @@ func (h *ingestHook) reject(cl *mqtt.Client, pk packets.Packet, t topic, err err
 	if perr := h.srv.Publish(errorsTopic(t.farm, t.device), report, false, 1); perr != nil {
 		h.log.Warn("error report not published", "device", t.device, "error", perr)
 	}
-	h.log.Debug("telemetry rejected", "farm", t.farm, "device", t.device, "reason", te.Reason, "detail", te.Detail)
+	// The detail can quote the device's values: it goes to the device's
+	// own errors topic, not to the log.
+	h.log.Debug("telemetry rejected", "farm", t.farm, "device", t.device, "reason", te.Reason)
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 		return packets.ErrPayloadFormatInvalid
 	}

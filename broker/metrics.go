@@ -1,6 +1,10 @@
 package broker
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/medbiz/medbiz/registry"
+)
 
 // Metrics are the broker's Prometheus series.
 type Metrics struct {
@@ -9,6 +13,10 @@ type Metrics struct {
 	Measurements prometheus.Counter
 	StreamErrors prometheus.Counter
 	AlertsSent   prometheus.Counter
+	// AuthFailures counts refused CONNECTs by reason; AuthThrottled those
+	// refused unchecked while a username or address was backing off.
+	AuthFailures  *prometheus.CounterVec
+	AuthThrottled *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the broker's metrics on reg.
@@ -34,7 +42,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "medbiz_alerts_delivered_total",
 			Help: "Alert messages published to MQTT caregivers' topics.",
 		}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medbiz_auth_failures_total",
+			Help: "MQTT CONNECTs refused, by reason (credentials, certificate, will, client_id, busy, unavailable).",
+		}, []string{"reason"}),
+		AuthThrottled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medbiz_auth_throttled_total",
+			Help: "MQTT CONNECTs refused without a check because their username or address was backing off after failed logins.",
+		}, []string{"scope"}),
 	}
-	reg.MustRegister(m.Accepted, m.Rejected, m.Measurements, m.StreamErrors, m.AlertsSent)
+	for _, r := range []string{refusedCredentials, refusedCertificate, refusedWill, refusedClientID, refusedBusy, refusedUnavailable} {
+		m.AuthFailures.WithLabelValues(r)
+	}
+	for _, s := range []string{registry.ScopeUsername, registry.ScopeAddress} {
+		m.AuthThrottled.WithLabelValues(s)
+	}
+	reg.MustRegister(m.Accepted, m.Rejected, m.Measurements, m.StreamErrors, m.AlertsSent, m.AuthFailures, m.AuthThrottled)
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -127,10 +128,10 @@ func (r *Registry) Authenticate(ctx context.Context, username, password string) 
 			return Principal{}, fmt.Errorf("authenticate %s: %w", username, err)
 		}
 		if !found {
-			return Principal{}, ErrUnauthorized
+			return Principal{}, r.checkNobody(ctx, password)
 		}
 		if p, hash, ok = r.lookupCredential(kind, farm, id); !ok {
-			return Principal{}, ErrUnauthorized
+			return Principal{}, r.checkNobody(ctx, password)
 		}
 	}
 	ck := authKey{user: username, sum: sha256.Sum256([]byte(password))}
@@ -141,7 +142,10 @@ func (r *Registry) Authenticate(ctx context.Context, username, password string) 
 			return p, nil
 		}
 	}
-	if err := r.compare(hash, []byte(password)); err != nil {
+	if err := r.checkPassword(ctx, hash, []byte(password)); err != nil {
+		if errors.Is(err, ErrBusy) {
+			return Principal{}, err
+		}
 		return Principal{}, ErrUnauthorized
 	}
 	if r.cache != nil {

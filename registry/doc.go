@@ -50,7 +50,12 @@
 // so "admin" is not a farm token scope.
 //
 // All secret comparisons are constant-time. Usernames and token ids are not
-// secrets.
+// secrets, but whether one exists is not told either: an unknown username
+// costs the same bcrypt comparison as a wrong password. At most
+// Options.MaxConcurrentChecks comparisons run at once, so a login flood
+// queues (and is refused as busy) instead of taking every core. Throttle
+// keeps the failed-login allowance of each username and client address
+// that callers (the MQTT broker) consult before checking a password.
 //
 // This package imports no broker, API or storage package; they import it.
 package registry

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +34,10 @@ type Options struct {
 	BcryptCost int
 	// Logger; default slog.Default(). The registry adds component=registry.
 	Logger *slog.Logger
+	// MaxConcurrentChecks bounds the bcrypt comparisons run at once;
+	// default GOMAXPROCS. Authenticate waits for a free slot until its ctx
+	// ends, then answers ErrBusy.
+	MaxConcurrentChecks int
 }
 
 // DefaultBucket is the KV bucket used when Options.Bucket is empty.
@@ -63,6 +68,9 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxConcurrentChecks <= 0 {
+		o.MaxConcurrentChecks = runtime.GOMAXPROCS(0)
+	}
 	return nil
 }
 
@@ -85,6 +93,10 @@ type Registry struct {
 
 	// cache holds successful password checks; nil when disabled.
 	cache *expirable.LRU[authKey, []byte]
+	// checks holds one token per bcrypt comparison running (checkPassword).
+	checks chan struct{}
+	// nobodyHash is compared against when a username is unknown (checkNobody).
+	nobodyHash []byte
 	// compare checks a password against its hash; tests replace it to
 	// count bcrypt calls.
 	compare func(hash, password []byte) error
@@ -132,6 +144,10 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Registry,
 	if err != nil {
 		return nil, err
 	}
+	nobody, err := newNobodyHash(opts.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
 	r := &Registry{
 		kv:      kv,
 		opts:    opts,
@@ -145,6 +161,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Registry,
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	r.checks, r.nobodyHash = make(chan struct{}, opts.MaxConcurrentChecks), nobody
 	// The watcher outlives ctx: its subscription must not die when the
 	// caller's opening deadline passes.
 	w, err := kv.WatchAll(context.WithoutCancel(ctx))

@@ -62,7 +62,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Start runs an app until the test ends.
 func Start(t testing.TB, cfg app.Config) *app.App {
 	t.Helper()
-	a := app.New(cfg, Logger(t))
+	return StartLogged(t, cfg, Logger(t))
+}
+
+// StartLogged is Start with the app logging to log.
+func StartLogged(t testing.TB, cfg app.Config, log *slog.Logger) *app.App {
+	t.Helper()
+	a := app.New(cfg, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
@@ -86,6 +92,8 @@ type HTTP struct {
 	T      testing.TB
 	Base   string
 	Bearer string
+	// Client sends the requests; nil is http.DefaultClient.
+	Client *http.Client
 }
 
 // API returns an HTTP client with the admin token.
@@ -121,7 +129,11 @@ func (h *HTTP) Do(method, path string, body any, header ...string) (int, []byte)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := h.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		h.T.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -243,7 +255,9 @@ func DialMQTT(addr string, c Creds, configure ...func(*paho.ClientOptions)) (pah
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).
 		SetClientID(fmt.Sprintf("%s-%d", c.ID, time.Now().UnixNano())).
 		SetUsername(c.Username).SetPassword(c.Password).
-		SetConnectTimeout(10 * time.Second).SetAutoReconnect(false).SetConnectRetry(false)
+		SetConnectTimeout(10 * time.Second).SetAutoReconnect(false).SetConnectRetry(false).
+		// MQTT 3.1.1 only: paho would retry a refused CONNECT as MQTT 3.1.
+		SetProtocolVersion(4)
 	for _, f := range configure {
 		f(o)
 	}
