@@ -1,4 +1,4 @@
-# medbiz: one static binary plus its rule packs.
+# medbiz: one static binary; the rule packs and defaults are built into it.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -9,6 +9,5 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/medbiz ./cmd/medbiz
 FROM gcr.io/distroless/static-debian12
 WORKDIR /srv/medbiz
 COPY --from=build /out/medbiz /usr/local/bin/medbiz
-COPY configs ./configs
 EXPOSE 1883 8083 8080
 ENTRYPOINT ["medbiz", "serve"]

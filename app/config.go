@@ -128,7 +128,11 @@ type RegistryConfig struct {
 // RulesConfig is the rule engine's packs and timers, and the alerting
 // processor's consumers.
 type RulesConfig struct {
-	Enabled       bool          `mapstructure:"enabled"`
+	Enabled bool `mapstructure:"enabled"`
+	// Builtin loads the packs built into the binary (configs/rules).
+	Builtin bool `mapstructure:"builtin"`
+	// Dir is a folder of packs laid over the built-in ones: a file named
+	// like a built-in pack replaces it, other files add packs. Empty: none.
 	Dir           string        `mapstructure:"dir"`
 	Deadman       time.Duration `mapstructure:"deadman"`
 	EscalateAfter time.Duration `mapstructure:"escalate_after"`
@@ -180,7 +184,7 @@ func DefaultConfig() Config {
 		},
 		Registry: RegistryConfig{BcryptCost: 10, AuthCacheTTL: 2 * time.Minute},
 		Rules: RulesConfig{
-			Enabled: true, Dir: "configs/rules", EscalateAfter: 5 * time.Minute,
+			Enabled: true, Builtin: true, EscalateAfter: 5 * time.Minute,
 			AckWait: 30 * time.Second, MaxAckPending: 1000,
 		},
 		ECG:   ECGConfig{Enabled: true},
@@ -386,8 +390,15 @@ func (c Config) Validate() error {
 	if c.Registry.AuthCacheTTL < 0 {
 		bad("registry.auth_cache_ttl", "must not be negative")
 	}
-	if c.Rules.Enabled && c.Rules.Dir == "" {
-		bad("rules.dir", "must not be empty")
+	if c.Rules.Enabled && !c.Rules.Builtin && c.Rules.Dir == "" {
+		bad("rules.dir", "rules.builtin is false, so rules.dir must name a folder of rule packs")
+	}
+	if c.Rules.Enabled && c.Rules.Dir != "" {
+		if st, err := os.Stat(c.Rules.Dir); err != nil {
+			bad("rules.dir", "%v", err)
+		} else if !st.IsDir() {
+			bad("rules.dir", "%s is not a folder", c.Rules.Dir)
+		}
 	}
 	if c.Rules.Deadman < 0 {
 		bad("rules.deadman", "must not be negative")

@@ -38,13 +38,13 @@ func (a *App) startProcessors(ctx context.Context) error {
 	}
 	if a.cfg.Rules.Enabled {
 		rp, err := alerting.New(alerting.Config{
-			Dir: a.cfg.Rules.Dir, EscalateAfter: a.cfg.Rules.EscalateAfter, Deadman: a.cfg.Rules.Deadman,
+			Packs: a.rulePacks(), EscalateAfter: a.cfg.Rules.EscalateAfter, Deadman: a.cfg.Rules.Deadman,
 			PublishTimeout: a.cfg.MQTT.PublishTimeout,
 			Telemetry:      bus.AlertingConsumer(a.cfg.Rules.Limits()),
 			Control:        bus.AlertingControlConsumer(a.cfg.Rules.Limits()),
 		}, a.js, a.reg, a.Metrics, a.log)
 		if err != nil {
-			return fmt.Errorf("rules.dir %q: %w (run from the project root, or set rules.dir)", a.cfg.Rules.Dir, err)
+			return err
 		}
 		if err := a.startProcessor(ctx, "alerting", rp); err != nil {
 			return err
@@ -81,8 +81,12 @@ func (a *App) Reload() error {
 }
 
 // watchRules reloads the packs when a file in rules.dir changes, once the
-// changes have settled for half a second (editors write in steps).
+// changes have settled for half a second (editors write in steps). The
+// built-in packs cannot change, so without rules.dir nothing is watched.
 func (a *App) watchRules() error {
+	if a.cfg.Rules.Dir == "" {
+		return nil
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watch rules.dir: %w", err)

@@ -12,30 +12,71 @@ import (
 	"github.com/medbiz/medbiz/internal/testkit"
 )
 
-// copyRules copies the shipped packs so a test can change them.
-func copyRules(t *testing.T) string {
-	t.Helper()
-	dst := t.TempDir()
-	src := filepath.Join(testkit.Root(), "configs", "rules")
-	entries, err := os.ReadDir(src)
-	if err != nil {
+// An override of a shipped pack: an elderly fever at 37.0 (the shipped
+// pack needs 37.8, or two readings above 37.2).
+const elderlyOverride = `rules:
+  - id: fever
+    severity: warning
+    when: temp > 37.0
+    clear: temp < 36.8
+    message: "Local fever rule: {{temp}} °C"
+    source: "this deployment's own threshold"
+`
+
+// A pack of its own, added while medbiz runs.
+const localPack = `rules:
+  - id: glucose_very_high
+    profiles: [elderly]
+    severity: critical
+    when: glucose > 400
+    clear: glucose < 350
+    message: "Glucose {{glucose}} mg/dL"
+    source: "this deployment's own threshold"
+`
+
+// TestRulesDirOverDefaults is rules.dir laid over the packs built into the
+// binary: its elderly.yaml replaces the shipped one, common.yaml's rules
+// still run, and a pack written into the folder while medbiz runs is
+// picked up by the file watch.
+func TestRulesDirOverDefaults(t *testing.T) {
+	cfg := testkit.Config(t.TempDir())
+	cfg.Rules.Dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.Rules.Dir, "elderly.yaml"), []byte(elderlyOverride), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	a := testkit.Start(t, cfg)
+	h := testkit.API(t, a)
+	h.Farm("f1")
+	h.Patient("f1", "p1", "elderly", "")
+	th := testkit.MQTT(t, a.MQTTAddr(), h.Device("f1", "t1", "p1", "thermometer"))
+	gm := testkit.MQTT(t, a.MQTTAddr(), h.Device("f1", "g1", "p1", "glucose_meter"))
+	sos := testkit.MQTT(t, a.MQTTAddr(), h.Device("f1", "b1", "p1", "sos_button"))
+	box := &inbox{}
+	subscribe(t, testkit.MQTT(t, a.MQTTAddr(), h.Caregiver("f1", "c1", "p1")), box, "farms/f1/alerts/+")
+
+	now := time.Now().Add(-time.Minute)
+	testkit.Publish(t, th, testkit.TelemetryTopic("f1", "t1"), 1, fmt.Sprintf(`{"ts": %d, "temp": 37.4}`, now.UnixMilli()))
+	if got := box.wait(t, "fever", "active"); got.Message != "Local fever rule: 37.4 °C" {
+		t.Errorf("fever from the folder's elderly.yaml: %+v", got)
 	}
-	return dst
+	testkit.Publish(t, sos, testkit.TelemetryTopic("f1", "b1"), 1, fmt.Sprintf(`{"ts": %d, "event": "sos"}`, now.UnixMilli()))
+	box.wait(t, "sos", "active") // common.yaml is still the shipped one
+
+	base := "http://" + a.HTTPAddr()
+	okSeries := `medbiz_rules_reloads_total{result="ok"}`
+	if err := os.WriteFile(filepath.Join(cfg.Rules.Dir, "local.yaml"), []byte(localPack), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the new pack loaded", func() bool { return metric(t, base, okSeries) >= 1 })
+	testkit.Publish(t, gm, testkit.TelemetryTopic("f1", "g1"), 1, fmt.Sprintf(`{"ts": %d, "glucose": 450}`, now.Add(time.Second).UnixMilli()))
+	if got := box.wait(t, "glucose_very_high", "active"); got.Severity != "critical" {
+		t.Errorf("alert of the added pack: %+v", got)
+	}
 }
 
 func TestHTTPAckAndBadPackReload(t *testing.T) {
 	cfg := testkit.Config(t.TempDir())
-	cfg.Rules.Dir = copyRules(t)
+	cfg.Rules.Dir = t.TempDir() // laid over the built-in packs
 	a := testkit.Start(t, cfg)
 	h := testkit.API(t, a)
 	h.Farm("f1")

@@ -10,9 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -135,10 +135,12 @@ func (r *Registry) Authenticate(ctx context.Context, username, password string) 
 		}
 	}
 	ck := authKey{user: username, sum: sha256.Sum256([]byte(password))}
-	useCache := r.opts.AuthCacheTTL > 0
-	now := r.now()
-	if useCache && r.cache.hit(ck, hash, now) {
-		return p, nil
+	if r.cache != nil {
+		// The entry holds the hash the password matched: once the password
+		// changes (a new hash), the entry no longer counts.
+		if h, ok := r.cache.Get(ck); ok && subtle.ConstantTimeCompare(h, hash) == 1 {
+			return p, nil
+		}
 	}
 	if err := r.checkPassword(ctx, hash, []byte(password)); err != nil {
 		if errors.Is(err, ErrBusy) {
@@ -146,8 +148,8 @@ func (r *Registry) Authenticate(ctx context.Context, username, password string) 
 		}
 		return Principal{}, ErrUnauthorized
 	}
-	if useCache {
-		r.cache.put(ck, hash, now, now.Add(r.opts.AuthCacheTTL))
+	if r.cache != nil {
+		r.cache.Add(ck, hash)
 	}
 	return p, nil
 }
@@ -196,66 +198,17 @@ type authKey struct {
 	sum  [32]byte
 }
 
-type authEntry struct {
-	// hash is the bcrypt hash the password matched; a changed hash (a new
-	// password) makes the entry worthless.
-	hash    []byte
-	expires time.Time
-}
-
-// authCache remembers successful password checks. It is bounded: when full
-// it drops expired entries, then arbitrary ones.
-type authCache struct {
-	mu  sync.RWMutex
-	max int
-	m   map[authKey]authEntry
-}
-
-func newAuthCache(max int) *authCache {
-	return &authCache{max: max, m: make(map[authKey]authEntry)}
-}
-
-func (c *authCache) hit(k authKey, hash []byte, now time.Time) bool {
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	return ok && now.Before(e.expires) && subtle.ConstantTimeCompare(e.hash, hash) == 1
-}
-
-func (c *authCache) put(k authKey, hash []byte, now, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[k]; !ok && len(c.m) >= c.max {
-		c.evict(now)
+// newAuthCache remembers successful password checks for ttl, at most size
+// of them (least recently used go first), or returns nil (no cache) for a
+// ttl that is not positive. Each value is the bcrypt hash the password
+// matched. Failures are never cached.
+//
+// The library sweeps expired entries in a goroutine of its own that, in
+// golang-lru v2, has no way to stop (its documented limitation); there is
+// one per registry, waking every ttl/100, for the life of the process.
+func newAuthCache(size int, ttl time.Duration) *expirable.LRU[authKey, []byte] {
+	if ttl <= 0 {
+		return nil
 	}
-	c.m[k] = authEntry{hash: hash, expires: expires}
-}
-
-// evict makes room for at least one entry; called with mu held. The sweep
-// is O(n) but runs only when the cache is full, and it frees every expired
-// entry or else a tenth of the cache, so it stays rare. Dropping a live
-// entry only costs that user one more bcrypt.
-func (c *authCache) evict(now time.Time) {
-	for k, e := range c.m {
-		if !now.Before(e.expires) {
-			delete(c.m, k)
-		}
-	}
-	if len(c.m) < c.max {
-		return
-	}
-	drop := c.max/10 + 1
-	for k := range c.m {
-		if drop == 0 {
-			break
-		}
-		delete(c.m, k)
-		drop--
-	}
-}
-
-func (c *authCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
+	return expirable.NewLRU[authKey, []byte](size, nil, ttl)
 }

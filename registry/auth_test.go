@@ -2,7 +2,9 @@ package registry
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,32 +127,33 @@ func TestSecretsAreNotStoredInClear(t *testing.T) {
 	}
 }
 
-func TestAuthCacheSavesBcrypt(t *testing.T) {
-	r, _ := newEnv(t)
-	ctx := ctxT(t)
-	seed(t, r)
-	d, pw, err := r.CreateDevice(ctx, Device{Farm: "f1", ID: "d1", Patient: "p1", Kind: "bp_monitor"})
-	if err != nil {
-		t.Fatal(err)
-	}
+// countCompares makes r count its bcrypt checks.
+func countCompares(r *Registry) *atomic.Int64 {
 	var calls atomic.Int64
-	var clock atomic.Int64
-	clock.Store(time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC).UnixNano())
 	r.compare = func(hash, password []byte) error {
 		calls.Add(1)
 		return bcrypt.CompareHashAndPassword(hash, password)
 	}
-	r.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	return &calls
+}
 
+func TestAuthCacheSavesBcrypt(t *testing.T) {
+	opts := testOptions()
+	opts.AuthCacheTTL = time.Second
+	r, _ := newEnvWith(t, opts)
+	ctx := ctxT(t)
+	seed(t, r)
+	d, pw := must3(r.CreateDevice(ctx, Device{Farm: "f1", ID: "d1", Patient: "p1", Kind: "bp_monitor"}))(t)
+	calls := countCompares(r)
 	auth := func(password string) error { _, err := r.Authenticate(ctx, d.Username, password); return err }
+	// The entry expires between before+TTL and after+TTL.
+	before := time.Now()
 	if err := auth(pw); err != nil {
 		t.Fatal(err)
 	}
+	after := time.Now()
 	if err := auth(pw); err != nil {
 		t.Fatal(err)
-	}
-	if n := calls.Load(); n != 1 {
-		t.Fatalf("bcrypt calls after two logins = %d, want 1", n)
 	}
 	// A wrong password is always checked and never becomes a success.
 	for range 2 {
@@ -158,72 +161,111 @@ func TestAuthCacheSavesBcrypt(t *testing.T) {
 			t.Fatalf("wrong password: %v", err)
 		}
 	}
-	if n := calls.Load(); n != 3 {
-		t.Fatalf("bcrypt calls after two failures = %d, want 3", n)
+	// Counted only while the first success is surely inside its TTL: on a
+	// machine stalled for a second the entry may rightly have expired.
+	if time.Since(before) < opts.AuthCacheTTL/2 {
+		if n := calls.Load(); n != 3 {
+			t.Fatalf("bcrypt calls after two logins and two failures = %d, want 3", n)
+		}
 	}
-	// Still cached until the TTL passes, then checked again.
-	clock.Add(int64(time.Minute))
-	if err := auth(pw); err != nil || calls.Load() != 3 {
-		t.Fatalf("within TTL: err %v, calls %d", err, calls.Load())
+	// Past the TTL the password is checked again.
+	time.Sleep(time.Until(after.Add(opts.AuthCacheTTL + 10*time.Millisecond)))
+	n := calls.Load()
+	if err := auth(pw); err != nil || calls.Load() != n+1 {
+		t.Fatalf("after TTL: err %v, bcrypt calls %d, want %d", err, calls.Load(), n+1)
 	}
-	clock.Add(int64(2 * time.Minute))
-	if err := auth(pw); err != nil || calls.Load() != 4 {
-		t.Fatalf("after TTL: err %v, calls %d", err, calls.Load())
+}
+
+// TestChangedPasswordNotServedFromCache: a password changed in the bucket
+// (by this node or another) stops the old one at once, although the old
+// one's success is still cached, and the new one works.
+func TestChangedPasswordNotServedFromCache(t *testing.T) {
+	r, js := newEnv(t)
+	ctx := ctxT(t)
+	seed(t, r)
+	d, oldPW := must3(r.CreateDevice(ctx, Device{Farm: "f1", ID: "d1", Patient: "p1", Kind: "bp_monitor"}))(t)
+	must(r.Authenticate(ctx, d.Username, oldPW))(t)
+	kv, err := js.KeyValue(ctx, DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, "device.f1.d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const newPW = "a-new-password-of-32-characters!"
+	newHash, err := bcrypt.GenerateFromPassword([]byte(newPW), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["password_hash"] = string(newHash)
+	if _, err := kv.Put(ctx, "device.f1.d1", must(json.Marshal(rec))(t)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := r.Authenticate(ctx, d.Username, newPW); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new password never worked")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := r.Authenticate(ctx, d.Username, oldPW); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("old password after the change: %v, want ErrUnauthorized", err)
 	}
 }
 
 func TestAuthCacheDisabled(t *testing.T) {
-	s := startNATS(t, t.TempDir())
-	t.Cleanup(s.Shutdown)
 	opts := testOptions()
 	opts.AuthCacheTTL = -1
-	r := openWith(t, connect(t, s), opts)
+	r, _ := newEnvWith(t, opts)
 	ctx := ctxT(t)
 	seed(t, r)
-	d, pw, err := r.CreateDevice(ctx, Device{Farm: "f1", ID: "d1", Patient: "p1", Kind: "bp_monitor"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int64
-	r.compare = func(h, p []byte) error { calls.Add(1); return bcrypt.CompareHashAndPassword(h, p) }
+	d, pw := must3(r.CreateDevice(ctx, Device{Farm: "f1", ID: "d1", Patient: "p1", Kind: "bp_monitor"}))(t)
+	calls := countCompares(r)
 	for range 3 {
 		must(r.Authenticate(ctx, d.Username, pw))(t)
 	}
-	if calls.Load() != 3 || r.cache.len() != 0 {
-		t.Fatalf("calls %d, cache %d; want 3, 0", calls.Load(), r.cache.len())
+	if calls.Load() != 3 || r.cache != nil {
+		t.Fatalf("calls %d, cache %v; want 3, none", calls.Load(), r.cache)
 	}
 }
 
+// TestAuthCacheIsBounded: a cache of 5 holds the 5 devices that logged in
+// last; the first of 8 was dropped and costs a bcrypt again.
 func TestAuthCacheIsBounded(t *testing.T) {
-	c := newAuthCache(50)
-	now := time.Unix(1000, 0)
-	hash := []byte("h")
-	for i := range 500 {
-		k := authKey{user: "dev.f.d" + string(rune('a'+i%26)) + string(rune('a'+i/26))}
-		c.put(k, hash, now, now.Add(time.Minute))
-		if c.len() > 50 {
-			t.Fatalf("cache grew to %d", c.len())
-		}
+	opts := testOptions()
+	opts.AuthCacheSize = 5
+	r, _ := newEnvWith(t, opts)
+	ctx := ctxT(t)
+	seed(t, r)
+	type cred struct{ user, pw string }
+	var creds []cred
+	for i := range 8 {
+		d, pw := must3(r.CreateDevice(ctx, Device{Farm: "f1", ID: fmt.Sprintf("d%d", i), Patient: "p1", Kind: "bp_monitor"}))(t)
+		creds = append(creds, cred{d.Username, pw})
 	}
-	// Expired entries go first: after the TTL a full cache is swept whole.
-	c = newAuthCache(50)
-	for i := range 50 {
-		c.put(authKey{user: string(rune('A' + i))}, hash, now, now.Add(time.Minute))
+	calls := countCompares(r)
+	for _, c := range creds {
+		must(r.Authenticate(ctx, c.user, c.pw))(t)
 	}
-	if c.len() != 50 {
-		t.Fatalf("filled cache has %d entries", c.len())
+	if n := r.cache.Len(); n != 5 {
+		t.Fatalf("cache holds %d checks, want its bound 5", n)
 	}
-	later := now.Add(2 * time.Minute)
-	k := authKey{user: "fresh"}
-	c.put(k, hash, later, later.Add(time.Minute))
-	if c.len() != 1 || !c.hit(k, hash, later) {
-		t.Fatalf("after sweep: len %d", c.len())
+	last := creds[len(creds)-1]
+	must(r.Authenticate(ctx, last.user, last.pw))(t)
+	if calls.Load() != 8 {
+		t.Fatalf("the latest login was not cached: %d bcrypt calls, want 8", calls.Load())
 	}
-	if c.hit(k, []byte("other hash"), later) {
-		t.Fatal("hit with a different password hash")
-	}
-	if c.hit(k, hash, later.Add(time.Hour)) {
-		t.Fatal("hit after expiry")
+	must(r.Authenticate(ctx, creds[0].user, creds[0].pw))(t)
+	if calls.Load() != 9 {
+		t.Fatalf("the oldest login was still cached: %d bcrypt calls, want 9", calls.Load())
 	}
 }
 

@@ -37,7 +37,8 @@
 // once when created and stored only as bcrypt hashes. A successful bcrypt
 // check is cached for Options.AuthCacheTTL, keyed by username and the SHA-256
 // of the password, so an MQTT reconnect storm costs one bcrypt per device per
-// TTL; failures are never cached and the cache is bounded.
+// TTL; failures are never cached and the cache is bounded (the least
+// recently used checks go first).
 //
 // Farm API tokens look like "mbz_<token id>_<secret>": the token id is 12
 // random hex characters and is the KV key, the secret is 32 random bytes in

@@ -66,10 +66,16 @@ func openWith(tb testing.TB, js jetstream.JetStream, opts Options) *Registry {
 // newEnv starts a server and opens one registry on it.
 func newEnv(tb testing.TB) (*Registry, jetstream.JetStream) {
 	tb.Helper()
+	return newEnvWith(tb, testOptions())
+}
+
+// newEnvWith is newEnv with options of the test's own.
+func newEnvWith(tb testing.TB, opts Options) (*Registry, jetstream.JetStream) {
+	tb.Helper()
 	s := startNATS(tb, tb.TempDir())
 	tb.Cleanup(s.Shutdown)
 	js := connect(tb, s)
-	return open(tb, js), js
+	return openWith(tb, js, opts), js
 }
 
 func ctxT(tb testing.TB) context.Context {

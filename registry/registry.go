@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -90,7 +91,8 @@ type Registry struct {
 	cbMu      sync.Mutex
 	callbacks []func(kind, farm, id string)
 
-	cache *authCache
+	// cache holds successful password checks; nil when disabled.
+	cache *expirable.LRU[authKey, []byte]
 	// checks holds one token per bcrypt comparison running (checkPassword).
 	checks chan struct{}
 	// nobodyHash is compared against when a username is unknown (checkNobody).
@@ -98,7 +100,7 @@ type Registry struct {
 	// compare checks a password against its hash; tests replace it to
 	// count bcrypt calls.
 	compare func(hash, password []byte) error
-	// now is the clock for Created stamps, birth dates and cache expiry.
+	// now is the clock for Created stamps and birth dates.
 	now func() time.Time
 
 	watcher   jetstream.KeyWatcher
@@ -153,7 +155,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Registry,
 		farms:   make(map[string]*farmState),
 		tokens:  make(map[string]tokenEntry),
 		revs:    make(map[string]uint64),
-		cache:   newAuthCache(opts.AuthCacheSize),
+		cache:   newAuthCache(opts.AuthCacheSize, opts.AuthCacheTTL),
 		compare: bcrypt.CompareHashAndPassword,
 		now:     time.Now,
 		quit:    make(chan struct{}),

@@ -3,7 +3,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -144,38 +143,6 @@ type posError struct {
 }
 
 func (e *posError) Error() string { return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg) }
-
-// LoadDir reads and compiles every *.yaml file of dir into one pack. Any
-// error names the file and line; nothing is returned then, so a caller keeps
-// its previous pack.
-func LoadDir(dir string) (*Pack, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, fmt.Errorf("list rule files in %s: %w", dir, err)
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("load rules: no *.yaml files in %s", dir)
-	}
-	sort.Strings(names)
-	var all []*Rule
-	var errs []error
-	for _, name := range names {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read rule file: %w", err)
-		}
-		rs, err := parseFile(name, data)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		all = append(all, rs...)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return buildPack(all)
-}
 
 // ParsePack compiles one rule file. name is used in errors and, when its
 // base name is a profile ("infant.yaml"), as the default profile.

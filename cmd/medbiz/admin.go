@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/medbiz/medbiz/app"
 )
 
 func init() {
@@ -30,7 +32,16 @@ func (c *adminClient) flags(cmd *cobra.Command) {
 	}
 	cmd.PersistentFlags().StringVar(&c.url, "url", url, "medbiz HTTP API (env MEDBIZ_URL)")
 	cmd.PersistentFlags().StringVar(&c.token, "token", os.Getenv("MEDBIZ_ADMIN_TOKEN"), "admin token (env MEDBIZ_ADMIN_TOKEN; default: read DATA_DIR/admin.token)")
-	cmd.PersistentFlags().StringVar(&c.dataDir, "data-dir", "./data", "where serve keeps a generated admin token")
+	cmd.PersistentFlags().StringVar(&c.dataDir, "data-dir", defaultDataDir(), "where serve keeps a generated admin token (env MEDBIZ_DATA_DIR)")
+}
+
+// defaultDataDir is serve's data_dir as the environment sets it, else its
+// default, so the client verbs find the admin token serve generated.
+func defaultDataDir() string {
+	if d := os.Getenv("MEDBIZ_DATA_DIR"); d != "" {
+		return d
+	}
+	return app.DefaultConfig().DataDir
 }
 
 func (c *adminClient) post(cmd *cobra.Command, path string, body any) error {

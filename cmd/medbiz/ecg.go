@@ -46,6 +46,9 @@ func newECGCmd() *cobra.Command {
 		Short: "Score the detector (ANSI/AAMI EC57: 150 ms window, first 5 min unscored) on every record of a folder",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if db == "" {
+				return fmt.Errorf("no record folder: pass --db or set MEDBIZ_MITDB")
+			}
 			if _, err := os.Stat(db); err != nil {
 				return fmt.Errorf("record folder: %w", err)
 			}
@@ -61,7 +64,7 @@ func newECGCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	eval.Flags().StringVar(&db, "db", filepath.Join("..", "shared", "data", "mitdb"), "folder of WFDB records (.hea, .dat, .atr)")
+	eval.Flags().StringVar(&db, "db", os.Getenv("MEDBIZ_MITDB"), "folder of WFDB records (.hea, .dat, .atr) (env MEDBIZ_MITDB)")
 	eval.Flags().DurationVar(&evalFrame, "frame", time.Second, "frame duration fed to the detector")
 	cmd.AddCommand(detect, eval)
 	return cmd

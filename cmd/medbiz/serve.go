@@ -39,7 +39,7 @@ func newServeCmd() *cobra.Command {
 			return a.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", os.Getenv("MEDBIZ_CONFIG"), "config file (YAML); without it the defaults of configs/medbiz.yaml apply")
+	cmd.Flags().StringVar(&cfgPath, "config", os.Getenv("MEDBIZ_CONFIG"), "config file (YAML); without it the built-in defaults apply (see: medbiz config print-defaults)")
 	return cmd
 }
 

@@ -56,7 +56,7 @@ Examples:
 	fl.StringVar(&f.httpURL, "http", "http://127.0.0.1:8080", "medbiz HTTP API for provisioning; empty: connect anonymously (plain brokers)")
 	fl.StringVar(&f.mqttURL, "mqtt", "tcp://127.0.0.1:1883", "MQTT broker URL")
 	fl.StringVar(&f.token, "admin-token", os.Getenv("MEDBIZ_ADMIN_TOKEN"), "admin bearer token (env MEDBIZ_ADMIN_TOKEN; default: read DATA_DIR/admin.token)")
-	fl.StringVar(&f.dataDir, "data-dir", "./data", "where serve keeps a generated admin token")
+	fl.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "where serve keeps a generated admin token (env MEDBIZ_DATA_DIR)")
 	fl.StringVar(&f.farm, "farm", "", "farm id (default: a new one, sim<unix time>)")
 	fl.StringVar(&f.creds, "creds", "", "credentials file: used if it exists, else written after provisioning")
 	fl.IntVar(&f.elderly, "elderly", 2, "elderly people living alone")

@@ -41,7 +41,6 @@ func Config(dir string) app.Config {
 	cfg.Influx.EmbeddedAddr = "127.0.0.1:0"
 	cfg.Store.FlushInterval = 100 * time.Millisecond
 	cfg.Registry.BcryptCost = 4
-	cfg.Rules.Dir = filepath.Join(Root(), "configs", "rules")
 	return cfg
 }
 

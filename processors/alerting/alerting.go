@@ -31,8 +31,9 @@ import (
 // Config configures the alerting processor; every value comes from the
 // medbiz config (app.DefaultConfig holds the defaults).
 type Config struct {
-	// Dir holds the rule packs (*.yaml).
-	Dir string
+	// Packs are the folders of rule packs, loaded in order (rules.Load) at
+	// New and on every Reload.
+	Packs []rules.Source
 	// EscalateAfter re-sends an unacknowledged critical alert.
 	EscalateAfter time.Duration
 	// Deadman overrides the packs' no-data time when positive.
@@ -98,7 +99,7 @@ func New(cfg Config, js jetstream.JetStream, reg *registry.Registry, promReg pro
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	pack, err := rules.LoadDir(cfg.Dir)
+	pack, err := rules.Load(cfg.Packs...)
 	if err != nil {
 		return nil, fmt.Errorf("rule packs: %w", err)
 	}
@@ -153,7 +154,7 @@ func (p *Processor) Start(ctx context.Context) error {
 	processors.Each(runCtx, &p.goroutines, telem, p.log, p.handleTelemetry)
 	processors.Each(runCtx, &p.goroutines, control, p.log, p.handleControl)
 	p.goroutines.Go(func() { p.ticker(runCtx) })
-	p.log.Info("rule engine running", "dir", p.cfg.Dir)
+	p.log.Info("rule engine running", "packs", p.cfg.Packs)
 	return nil
 }
 
@@ -411,7 +412,7 @@ func (p *Processor) reconcile(ctx context.Context) error {
 // Reload compiles the packs again and swaps them in; a pack with an error
 // is rejected, counted, and the running packs stay.
 func (p *Processor) Reload() error {
-	pack, err := rules.LoadDir(p.cfg.Dir)
+	pack, err := rules.Load(p.cfg.Packs...)
 	if err != nil {
 		p.m.reloads.WithLabelValues("error").Inc()
 		p.log.Error("rule packs rejected; the previous packs keep running", "error", err)
@@ -419,7 +420,7 @@ func (p *Processor) Reload() error {
 	}
 	p.engine.SetPack(pack)
 	p.m.reloads.WithLabelValues("ok").Inc()
-	p.log.Info("rule packs reloaded", "dir", p.cfg.Dir)
+	p.log.Info("rule packs reloaded", "packs", p.cfg.Packs)
 	return nil
 }
 

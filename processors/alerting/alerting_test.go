@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -60,13 +59,10 @@ func start(t *testing.T) *harness {
 	if _, err := reg.CreatePatient(ctx, registry.Patient{Farm: "f1", ID: "p1", Profile: "adult"}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "common.yaml"), []byte(testPack), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	packs := []rules.Source{{Name: "test", FS: fstest.MapFS{"common.yaml": {Data: []byte(testPack)}}}}
 	limits := bus.ConsumerLimits{AckWait: 30 * time.Second, MaxAckPending: 100}
 	p, err := New(Config{
-		Dir: dir, EscalateAfter: time.Hour, PublishTimeout: 5 * time.Second,
+		Packs: packs, EscalateAfter: time.Hour, PublishTimeout: 5 * time.Second,
 		Telemetry: bus.AlertingConsumer(limits), Control: bus.AlertingControlConsumer(limits),
 	}, h.js, reg, prometheus.NewRegistry(), log)
 	if err != nil {
